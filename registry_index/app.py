@@ -1,0 +1,88 @@
+"""The app factory: routes, the exception table, and the lifespan that opens the store."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from html import escape
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from . import __version__
+from .context import AppContext, context
+from .errors import EXCEPTION_HANDLERS
+from .files.routes import routes as file_routes
+from .registry import Registry
+from .settings import Settings
+from .simple.routes import routes as simple_routes
+from .storage import StorageError, open_storage
+from .upload.routes import routes as upload_routes
+
+log = logging.getLogger("registry_index")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the store answers; a load balancer takes the instance out otherwise."""
+    ctx = context(request)
+    try:
+        await ctx.registry.index()
+    except StorageError as exc:
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def home(request: Request) -> Response:
+    ctx = context(request)
+    await ctx.require_reader(request)
+    base = str(request.base_url).rstrip("/")
+    index, _ = await ctx.registry.index()
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>registry_index</title></head>
+<body><h1>registry_index</h1>
+<p>{len(index.projects)} projects. Browse the <a href="/simple/">simple index</a>.</p>
+<pre>pip install --index-url {escape(base)}/simple/ PACKAGE
+uv pip install --index-url {escape(base)}/simple/ PACKAGE
+twine upload --repository-url {escape(base)}/legacy/ dist/*
+uv publish --publish-url {escape(base)}/legacy/ --check-url {escape(base)}/simple/ dist/*</pre>
+</body></html>
+"""
+    return HTMLResponse(body)
+
+
+def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        reg = registry or Registry(open_storage(settings.storage), freshness=settings.freshness)
+        app.state.ctx = AppContext(settings, reg)
+        try:
+            yield
+        finally:
+            if registry is None:
+                await reg.close()
+
+    routes = [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *simple_routes,
+        *file_routes,
+        *upload_routes,
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for worker processes: settings come from REGISTRY_INDEX_* variables."""
+    return create_app(Settings.from_env())

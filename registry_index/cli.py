@@ -1,0 +1,278 @@
+"""The registry-index command: serve, and the admin commands that work beside a running server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .auth.accounts import User
+from .errors import RegistryError
+from .names import InvalidFilename, parse_dist_filename
+from .registry import Registry, Upload, form_from_filename
+from .settings import PREFIX, Settings, SettingsError
+from .storage import StorageError, open_storage
+from .upload.validate import Digests
+
+SYSTEM_USER = User("registry-index", "", True, "")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {
+        k: getattr(args, k, None)
+        for k in (
+            "storage",
+            "host",
+            "port",
+            "workers",
+            "private",
+            "max_upload_size",
+            "freshness",
+            "log_level",
+        )
+    }
+    return Settings.from_env().with_overrides(**flags)
+
+
+def progress(done: int, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done == total else ""
+    stream.write(f"\r[{bar}] {done}/{total} {label[:50]:<50}{end}")
+    stream.flush()
+
+
+def _digests(path: Path) -> Digests:
+    sha, md5, blake = (
+        hashlib.sha256(),
+        hashlib.md5(usedforsecurity=False),
+        hashlib.blake2b(digest_size=32),
+    )
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            sha.update(chunk)
+            md5.update(chunk)
+            blake.update(chunk)
+    return Digests(sha.hexdigest(), md5.hexdigest(), blake.hexdigest())
+
+
+async def _import(registry: Registry, args: argparse.Namespace) -> int:
+    root = Path(args.directory)
+    if not root.is_dir():
+        print(f"error: {root} is not a directory", file=sys.stderr)
+        return 2
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.name.endswith((".whl", ".tar.gz", ".zip"))
+    )
+    user = SYSTEM_USER
+    if args.owner:
+        found = await registry.accounts.get_user(args.owner)
+        if found is None:
+            print(
+                f"error: no user {args.owner!r}; create it with 'registry-index user add'",
+                file=sys.stderr,
+            )
+            return 2
+        user = User(found.name, "", True, found.created)
+    added = skipped = 0
+    failures: list[str] = []
+    for n, path in enumerate(files, 1):
+        try:
+            dist = parse_dist_filename(path.name)
+            upload = Upload(
+                path.name, path, path.stat().st_size, _digests(path), form_from_filename(dist)
+            )
+            result = await registry.publish(user, upload)
+            added += result.created
+            skipped += not result.created
+        except (RegistryError, InvalidFilename) as exc:
+            failures.append(f"{path.name}: {exc}")
+        progress(n, len(files), path.name)
+    print(f"imported {added} files, {skipped} already present, {len(failures)} refused")
+    for failure in failures:
+        print(f"  refused {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise RegistryError("The passwords differ.")
+    return first
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    registry = Registry(open_storage(settings.storage), freshness=0)
+    try:
+        return await _dispatch(registry, args)
+    finally:
+        await registry.close()
+
+
+async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
+    cmd = args.command
+    acc = registry.accounts
+    if cmd == "user":
+        if args.action == "add":
+            user = await acc.add_user(args.name, _read_password(args), admin=args.admin)
+            print(f"added user {user.name}{' (admin)' if user.admin else ''}")
+        elif args.action == "list":
+            for user in await acc.list_users():
+                print(f"{user.name}\t{'admin' if user.admin else 'user'}\t{user.created}")
+        elif args.action == "remove":
+            await acc.remove_user(args.name)
+            print(f"removed user {args.name} and its tokens")
+    elif cmd == "token":
+        if args.action == "create":
+            secret, token = await acc.create_token(args.name, args.description or "")
+            print(f"token {token.id} for {token.user}; it is shown once, store it now:")
+            print(secret)
+        elif args.action == "list":
+            for token in await acc.list_tokens(args.name):
+                print(f"{token.id}\t{token.user}\t{token.created}\t{token.description}")
+        elif args.action == "revoke":
+            token = await acc.revoke_token(args.token_id)
+            print(f"revoked token {token.id} of {token.user}")
+    elif cmd in ("yank", "unyank"):
+        await registry.set_yank(args.project, args.version, cmd == "yank", args.reason or "")
+        print(f"{cmd}ed {args.project} {args.version}")
+    elif cmd == "status":
+        project = await registry.set_status(args.project, args.status, args.reason or "")
+        print(f"{project.name} is now {project.status}")
+    elif cmd == "delete":
+        removed = await registry.delete(args.project, args.version, args.filename)
+        print(f"deleted {len(removed)} files: {', '.join(removed) or '-'}")
+    elif cmd == "maintainer":
+        project = await registry.set_maintainer(
+            args.project, args.user, args.action == "add", owner=args.owner
+        )
+        print(
+            f"{project.name}: owners {', '.join(project.owners) or '-'}; "
+            f"maintainers {', '.join(project.maintainers) or '-'}"
+        )
+    elif cmd == "import":
+        return await _import(registry, args)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    # Worker processes rebuild the settings from the environment.
+    for name in Settings.HELP:
+        os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
+    if not settings.storage.startswith(("memory:", "s3://")):
+        Path(settings.storage).mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        "registry_index.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="registry-index", description="A self-hosted Python package index."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--storage", help=Settings.HELP["storage"] + f" (env {PREFIX}STORAGE; default ./var)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
+    serve.add_argument("--host", help=Settings.HELP["host"])
+    serve.add_argument("--port", type=int, help=Settings.HELP["port"])
+    serve.add_argument("--workers", type=int, help=Settings.HELP["workers"])
+    serve.add_argument("--private", action="store_const", const=True, help=Settings.HELP["private"])
+    serve.add_argument("--max-upload-size", help=Settings.HELP["max_upload_size"])
+    serve.add_argument("--freshness", type=float, help=Settings.HELP["freshness"])
+    serve.add_argument("--log-level", help=Settings.HELP["log_level"])
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", parents=[common], help="add a user")
+    add.add_argument("name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--admin", action="store_true", help="may upload to and administer any project"
+    )
+    user.add_parser("list", parents=[common], help="list users")
+    user.add_parser("remove", parents=[common], help="remove a user and its tokens").add_argument(
+        "name"
+    )
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = token.add_parser(
+        "create", parents=[common], help="create a token (printed once, last line)"
+    )
+    create.add_argument("name")
+    create.add_argument("--description")
+    token.add_parser("list", parents=[common], help="list tokens").add_argument("name", nargs="?")
+    token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument(
+        "token_id"
+    )
+
+    for verb in ("yank", "unyank"):
+        p = sub.add_parser(verb, parents=[common], help=f"{verb} every file of a release (PEP 592)")
+        p.add_argument("project")
+        p.add_argument("version")
+        if verb == "yank":
+            p.add_argument("--reason")
+        else:
+            p.set_defaults(reason="")
+    status = sub.add_parser("status", parents=[common], help="set a project's PEP 792 status")
+    status.add_argument("project")
+    status.add_argument("status", choices=["active", "archived", "quarantined", "deprecated"])
+    status.add_argument("--reason")
+    delete = sub.add_parser("delete", parents=[common], help="delete a project, release or file")
+    delete.add_argument("project")
+    delete.add_argument("version", nargs="?")
+    delete.add_argument("filename", nargs="?")
+    maint = sub.add_parser("maintainer", help="let users upload to a project").add_subparsers(
+        dest="action", required=True
+    )
+    for verb in ("add", "remove"):
+        p = maint.add_parser(verb, parents=[common], help=f"{verb} a maintainer (or --owner)")
+        p.add_argument("project")
+        p.add_argument("user")
+        p.add_argument("--owner", action="store_true", help="as an owner rather than a maintainer")
+    imp = sub.add_parser(
+        "import", parents=[common], help="bulk-import a folder of wheels and sdists"
+    )
+    imp.add_argument("directory")
+    imp.add_argument("--owner", help="user who owns newly created projects")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return asyncio.run(_admin(args))
+    except (RegistryError, SettingsError, StorageError, ValueError) as exc:
+        message = exc.message if isinstance(exc, RegistryError) else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

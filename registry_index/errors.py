@@ -1,0 +1,89 @@
+"""Domain exceptions, and the one table at the edge that turns them into HTTP responses."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .storage import StorageError
+
+log = logging.getLogger("registry_index")
+
+
+class RegistryError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RegistryError):
+    status = 404
+
+
+class InvalidRequest(RegistryError):
+    status = 400
+
+
+class InvalidUpload(RegistryError):
+    """Every problem found with an upload, reported together in one 400."""
+
+    status = 400
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(problems[0] if len(problems) == 1 else "\n".join(problems))
+
+
+class FileAlreadyExists(RegistryError):
+    # twine and poetry look for "already exist" in a 400; uv publish compares hashes itself.
+    status = 400
+
+
+class Unauthenticated(RegistryError):
+    status = 401
+
+
+class Forbidden(RegistryError):
+    status = 403
+
+
+class Conflict(RegistryError):
+    status = 409
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/plain" not in accept.split(",")[0]
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="registry_index"'
+    if status == 503:
+        headers["Retry-After"] = "5"
+    if _wants_json(request):
+        body = json.dumps({"message": message, "code": f"{status} {message.splitlines()[0]}"})
+        return Response(body, status, headers, media_type="application/json")
+    return Response(message + "\n", status, headers, media_type="text/plain")
+
+
+async def handle_registry_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryError)
+    return error_response(request, exc.status, exc.message)
+
+
+async def handle_storage_error(request: Request, exc: Exception) -> Response:
+    log.warning("storage unavailable: %s", exc)
+    return error_response(request, 503, "The package store is unavailable; retry shortly.")
+
+
+EXCEPTION_HANDLERS = {
+    RegistryError: handle_registry_error,
+    StorageError: handle_storage_error,
+}

@@ -1,0 +1,120 @@
+"""The per-project sidecar: everything a project's pages need, as one versioned JSON object.
+
+The format is documented in docs/storage.md; bump SCHEMA and keep ``from_json`` reading the
+older shapes when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+SCHEMA = 1
+
+Status = Literal["active", "archived", "quarantined", "deprecated"]
+STATUSES: tuple[Status, ...] = ("active", "archived", "quarantined", "deprecated")
+
+
+class SidecarError(ValueError):
+    """A sidecar object that this version cannot read."""
+
+
+def utc_now() -> str:
+    """UTC with microseconds and a literal Z, as PEP 700 wants (never +00:00)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    filename: str
+    version: str  # the display version of the release this file belongs to
+    packagetype: str  # "sdist" | "bdist_wheel"
+    python_version: str
+    sha256: str
+    blake2b_256: str
+    md5: str
+    size: int
+    upload_time: str
+    uploader: str
+    requires_python: str | None = None
+    core_metadata_sha256: str | None = None  # wheels only (PEP 658)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    version: str  # display string from the first upload
+    summary: str = ""
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)  # core-metadata fields, JSON-safe
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str  # display name, updated to the spelling of the latest upload
+    normalized: str
+    created: str
+    owners: tuple[str, ...] = ()
+    maintainers: tuple[str, ...] = ()
+    status: Status = "active"
+    status_reason: str = ""
+    serial: int = 0
+    releases: dict[str, Release] = field(default_factory=dict)  # canonical version → Release
+    files: tuple[FileEntry, ...] = ()
+
+    def file(self, filename: str) -> FileEntry | None:
+        for entry in self.files:
+            if entry.filename == filename:
+                return entry
+        return None
+
+    def bump(self, **changes: Any) -> Project:
+        return replace(self, serial=self.serial + 1, **changes)
+
+
+def to_json(project: Project) -> bytes:
+    doc = asdict(project)
+    doc["schema"] = SCHEMA
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+def from_json(data: bytes) -> Project:
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise SidecarError(f"sidecar is not JSON: {exc}") from exc
+    schema = doc.pop("schema", None)
+    if schema != SCHEMA:
+        raise SidecarError(
+            f"sidecar schema {schema!r} is not supported (this build reads {SCHEMA})"
+        )
+    try:
+        releases = {k: Release(**v) for k, v in doc.pop("releases").items()}
+        files = tuple(FileEntry(**f) for f in doc.pop("files"))
+        doc["owners"] = tuple(doc["owners"])
+        doc["maintainers"] = tuple(doc["maintainers"])
+        return Project(releases=releases, files=files, **doc)
+    except (KeyError, TypeError) as exc:
+        raise SidecarError(f"sidecar is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectIndex:
+    """The root listing: normalized name → display name, for projects that may be listed."""
+
+    projects: dict[str, str] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
+
+    def to_json(self) -> bytes:
+        doc = {"schema": SCHEMA, "projects": self.projects, "hidden": sorted(self.hidden)}
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ProjectIndex:
+        doc = json.loads(data)
+        if doc.get("schema") != SCHEMA:
+            raise SidecarError(f"project index schema {doc.get('schema')!r} is not supported")
+        return cls(dict(doc["projects"]), frozenset(doc.get("hidden", ())))

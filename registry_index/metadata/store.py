@@ -1,0 +1,147 @@
+"""Sidecars read through a revalidating cache and written by compare-and-swap with retry.
+
+Every instance keeps what it read with the object's ETag. A read younger than
+``freshness`` seconds is served from memory; an older one asks the store whether the ETag
+still holds (a conditional GET, or a stat on the local store), so a change made anywhere is
+seen everywhere within ``freshness`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ..storage import ObjectConflict, ObjectNotFound, Storage, keys
+from .sidecar import Project, ProjectIndex, from_json, to_json
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 64
+
+
+class Retry(Exception):
+    """Raised by an update function to give up the write without error."""
+
+
+@dataclass(slots=True)
+class _Entry(Generic[T]):
+    value: T | None  # None: known missing
+    etag: str | None
+    checked: float
+
+
+class CachedObjects(Generic[T]):
+    def __init__(
+        self,
+        storage: Storage,
+        decode: Callable[[bytes], T],
+        encode: Callable[[T], bytes],
+        freshness: float,
+    ) -> None:
+        self.storage = storage
+        self._decode = decode
+        self._encode = encode
+        self.freshness = freshness
+        self._cache: dict[str, _Entry[T]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def read(self, key: str) -> tuple[T | None, str | None]:
+        """The value and its ETag, revalidated if older than ``freshness``."""
+        entry = self._cache.get(key)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked < self.freshness:
+            return entry.value, entry.etag
+        # One revalidation per key at a time; concurrent readers share its answer.
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            entry = self._cache.get(key)
+            if entry is not None and time.monotonic() - entry.checked < self.freshness:
+                return entry.value, entry.etag
+            return await self._fetch(key, entry)
+
+    async def _fetch(self, key: str, entry: _Entry[T] | None) -> tuple[T | None, str | None]:
+        now = time.monotonic()
+        try:
+            if entry is not None and entry.etag is not None:
+                blob = await self.storage.get_if_changed(key, entry.etag)
+                if blob is None:
+                    entry.checked = now
+                    return entry.value, entry.etag
+            else:
+                blob = await self.storage.get(key)
+        except ObjectNotFound:
+            self._cache[key] = _Entry(None, None, now)
+            return None, None
+        value = self._decode(blob.data)
+        self._cache[key] = _Entry(value, blob.etag, now)
+        return value, blob.etag
+
+    async def read_fresh(self, key: str) -> tuple[T | None, str | None]:
+        entry = self._cache.get(key)
+        return await self._fetch(key, entry)
+
+    async def update(
+        self, key: str, apply: Callable[[T | None], Awaitable[T] | T]
+    ) -> tuple[T, str]:
+        """Read, apply, write conditionally; on a lost race re-read and re-apply."""
+        delay = 0.005
+        for _attempt in range(MAX_ATTEMPTS):
+            current, etag = await self.read_fresh(key)
+            result = apply(current)
+            new = await result if isinstance(result, Awaitable) else result
+            if new is current:
+                assert current is not None and etag is not None
+                return current, etag
+            try:
+                if etag is None:
+                    new_etag = await self.storage.put(key, self._encode(new), create_only=True)
+                else:
+                    new_etag = await self.storage.put(key, self._encode(new), if_match=etag)
+            except ObjectConflict:
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.5)
+                continue
+            self._cache[key] = _Entry(new, new_etag, time.monotonic())
+            return new, new_etag
+        raise ObjectConflict(key)
+
+    def forget(self, key: str) -> None:
+        self._cache.pop(key, None)
+
+
+class MetadataStore:
+    """Projects' sidecars and the project index, cached and conditionally written."""
+
+    def __init__(self, storage: Storage, freshness: float = 1.0) -> None:
+        self.storage = storage
+        self.sidecars: CachedObjects[Project] = CachedObjects(
+            storage, from_json, to_json, freshness
+        )
+        self.index: CachedObjects[ProjectIndex] = CachedObjects(
+            storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness
+        )
+
+    async def project(self, normalized: str) -> tuple[Project | None, str | None]:
+        return await self.sidecars.read(keys.sidecar(normalized))
+
+    async def update_project(
+        self, normalized: str, apply: Callable[[Project | None], Awaitable[Project] | Project]
+    ) -> tuple[Project, str]:
+        return await self.sidecars.update(keys.sidecar(normalized), apply)
+
+    async def delete_project(self, normalized: str) -> None:
+        await self.storage.delete(keys.sidecar(normalized))
+        self.sidecars.forget(keys.sidecar(normalized))
+
+    async def project_index(self) -> tuple[ProjectIndex, str]:
+        value, etag = await self.index.read(keys.PROJECT_INDEX)
+        return (value or ProjectIndex()), (etag or "empty")
+
+    async def update_index(
+        self, apply: Callable[[ProjectIndex], ProjectIndex]
+    ) -> tuple[ProjectIndex, str]:
+        return await self.index.update(keys.PROJECT_INDEX, lambda cur: apply(cur or ProjectIndex()))

@@ -1,0 +1,379 @@
+"""The registry service: the one implementation of every read and mutation.
+
+The HTTP app, the CLI and library users all call this; nothing else writes sidecars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from packaging.metadata import Metadata
+
+from .auth.accounts import Accounts, User
+from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload, NotFound
+from .metadata.extract import extract_metadata
+from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, Status, utc_now
+from .metadata.store import MetadataStore
+from .names import DistFilename, canonical_version, normalize
+from .storage import ObjectConflict, Storage, keys
+from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
+
+log = logging.getLogger("registry_index")
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file staged on local disk with its digests, and the form that came with it."""
+
+    filename: str | None
+    path: Path | None
+    size: int
+    digests: Digests | None
+    form: Fields
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    project: str
+    filename: str
+    created: bool  # False: the identical file was already there
+
+
+def _json_metadata(metadata: Metadata) -> dict[str, Any]:
+    """The core-metadata fields the pages and APIs need, JSON-safe; no description."""
+    out: dict[str, Any] = {}
+    for key in (
+        "summary",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "license",
+        "license_expression",
+        "home_page",
+        "download_url",
+        "description_content_type",
+    ):
+        value = getattr(metadata, key, None)
+        if value:
+            out[key] = str(value)
+    for key in ("keywords", "classifiers", "platforms", "provides_extra", "license_files"):
+        value = getattr(metadata, key, None)
+        if value:
+            out[key] = [str(v) for v in value]
+    if metadata.requires_dist:
+        out["requires_dist"] = [str(r) for r in metadata.requires_dist]
+    if metadata.project_urls:
+        out["project_urls"] = dict(metadata.project_urls)
+    return out
+
+
+def can_write(project: Project | None, user: User) -> bool:
+    if project is None or user.admin:
+        return True
+    return user.name in project.owners or user.name in project.maintainers
+
+
+class Registry:
+    def __init__(self, storage: Storage, *, freshness: float = 1.0) -> None:
+        self.storage = storage
+        self.meta = MetadataStore(storage, freshness)
+        self.accounts = Accounts(storage, freshness)
+
+    async def close(self) -> None:
+        await self.storage.close()
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def project(self, name: str) -> Project:
+        project, _ = await self.meta.project(normalize(name))
+        if project is None:
+            raise NotFound(f"No project {name!r} on this index.")
+        return project
+
+    async def project_with_etag(self, name: str) -> tuple[Project | None, str | None]:
+        return await self.meta.project(normalize(name))
+
+    async def index(self) -> tuple[ProjectIndex, str]:
+        return await self.meta.project_index()
+
+    # -- publishing --------------------------------------------------------------------
+
+    def _inspect(self, upload: Upload) -> tuple[DistFilename, Metadata, bytes]:
+        """Every check that needs no store, all problems together (runs in a thread)."""
+        problems: list[str] = []
+        dist = check_form(upload.form, upload.filename, problems)
+        if upload.digests is not None:
+            check_digests(upload.form, upload.digests, problems)
+        if dist is None or upload.path is None:
+            raise InvalidUpload(problems or ["The upload has no file."])
+        if upload.size == 0:
+            problems.append("The uploaded file is empty.")
+            raise InvalidUpload(problems)
+        extracted, archive_problems = extract_metadata(upload.path, dist)
+        problems.extend(archive_problems)
+        if extracted is not None and extracted.metadata is not None:
+            check_metadata(dist, extracted.metadata, upload.form, problems)
+        if problems:
+            raise InvalidUpload(problems)
+        assert extracted is not None and extracted.metadata is not None
+        return dist, extracted.metadata, extracted.raw
+
+    async def publish(self, user: User, upload: Upload) -> PublishResult:
+        """Store a file whole or not at all (design.md §4)."""
+        dist, metadata, raw_metadata = await to_thread.run_sync(self._inspect, upload)
+        assert upload.digests is not None and upload.path is not None
+        name = dist.project
+        current, _ = await self.meta.sidecars.read_fresh(keys.sidecar(name))
+        self._check_may_upload(current, user, dist, upload.digests)
+        if current is not None and (existing := current.file(dist.filename)) is not None:
+            await self._ensure_listed(current)
+            return PublishResult(name, dist.filename, created=False)
+
+        artifact = keys.artifact(name, upload.digests.sha256, dist.filename)
+        wrote: list[str] = []
+        try:
+            for key, write in (
+                (artifact, lambda k: self.storage.put_file(k, upload.path, create_only=True)),  # type: ignore[arg-type]
+                (
+                    keys.core_metadata(artifact),
+                    lambda k: self.storage.put(k, raw_metadata, create_only=True),
+                ),
+            ):
+                try:
+                    await write(key)
+                    wrote.append(key)
+                except ObjectConflict:
+                    pass  # identical bytes already stored (same digest in the key)
+            entry = FileEntry(
+                filename=dist.filename,
+                version=str(metadata.version),
+                packagetype=dist.packagetype,
+                python_version=field(upload.form, "pyversion") or dist.python_tag,
+                sha256=upload.digests.sha256,
+                blake2b_256=upload.digests.blake2b_256,
+                md5=upload.digests.md5,
+                size=upload.size,
+                upload_time=utc_now(),
+                uploader=user.name,
+                requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+                core_metadata_sha256=(
+                    hashlib.sha256(raw_metadata).hexdigest()
+                    if dist.packagetype == "bdist_wheel"
+                    else None
+                ),
+            )
+            created = False
+
+            def apply(project: Project | None) -> Project:
+                nonlocal created
+                self._check_may_upload(project, user, dist, upload.digests)  # type: ignore[arg-type]
+                if project is not None and project.file(dist.filename) is not None:
+                    return project  # a concurrent identical upload won
+                created = True
+                return _add_file(project, name, metadata, entry, user)
+
+            project, _ = await self.meta.update_project(name, apply)
+        except BaseException:
+            await self._undo(name, dist.filename, wrote)
+            raise
+        await self._ensure_listed(project)
+        return PublishResult(name, dist.filename, created)
+
+    def _check_may_upload(
+        self, project: Project | None, user: User, dist: DistFilename, digests: Digests
+    ) -> None:
+        if not can_write(project, user):
+            raise Forbidden(
+                f"The user {user.name!r} isn't allowed to upload to project {dist.project!r}; "
+                "an owner can add you with 'registry-index maintainer add'."
+            )
+        if project is None:
+            return
+        if project.status in ("archived", "quarantined"):
+            raise InvalidUpload(
+                [f"Project {project.name!r} is {project.status}: it takes no new uploads."]
+            )
+        existing = project.file(dist.filename)
+        if existing is not None and existing.sha256 != digests.sha256:
+            raise FileAlreadyExists(
+                f"File already exists: {dist.filename!r} was uploaded before with different "
+                f"content (sha256 {existing.sha256}). Files are immutable: bump the version."
+            )
+        if existing is None and dist.packagetype == "sdist":
+            version = canonical_version(dist.version)
+            for f in project.files:
+                if f.packagetype == "sdist" and canonical_version(f.version) == version:
+                    raise InvalidUpload(
+                        [f"Only one sdist may be uploaded per release: {f.filename!r} exists."]
+                    )
+
+    async def _undo(self, name: str, filename: str, wrote: Sequence[str]) -> None:
+        if not wrote:
+            return
+        try:
+            project, _ = await self.meta.sidecars.read_fresh(keys.sidecar(name))
+            if project is not None and project.file(filename) is not None:
+                return  # listed by a concurrent identical upload: the objects are in use
+            for key in wrote:
+                await self.storage.delete(key)
+        except Exception:  # the orphan is harmless and fsck removes it
+            log.exception("could not remove %s after a failed upload", list(wrote))
+
+    async def _ensure_listed(self, project: Project) -> None:
+        index, _ = await self.meta.project_index()
+        hidden = project.status == "quarantined"
+        if index.projects.get(project.normalized) == project.name and (
+            (project.normalized in index.hidden) == hidden
+        ):
+            return
+
+        def apply(current: ProjectIndex) -> ProjectIndex:
+            projects = dict(current.projects)
+            projects[project.normalized] = project.name
+            hide = set(current.hidden)
+            (hide.add if hidden else hide.discard)(project.normalized)
+            return ProjectIndex(projects, frozenset(hide))
+
+        await self.meta.update_index(apply)
+
+    # -- administration ----------------------------------------------------------------
+
+    async def _mutate(self, name: str, change: Any) -> Project:
+        normalized = normalize(name)
+
+        def apply(project: Project | None) -> Project:
+            if project is None:
+                raise NotFound(f"No project {name!r} on this index.")
+            return change(project)  # type: ignore[no-any-return]
+
+        project, _ = await self.meta.update_project(normalized, apply)
+        return project
+
+    async def set_yank(self, name: str, version: str, yanked: bool, reason: str = "") -> Project:
+        key = canonical_version(version)
+
+        def change(project: Project) -> Project:
+            release = project.releases.get(key)
+            if release is None:
+                raise NotFound(f"Project {project.name!r} has no version {version!r}.")
+            releases = dict(project.releases)
+            releases[key] = replace(release, yanked=yanked, yanked_reason=reason if yanked else "")
+            return project.bump(releases=releases)
+
+        return await self._mutate(name, change)
+
+    async def set_status(self, name: str, status: str, reason: str = "") -> Project:
+        if status not in STATUSES:
+            raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+        value: Status = status  # type: ignore[assignment]
+        project = await self._mutate(name, lambda p: p.bump(status=value, status_reason=reason))
+        await self._ensure_listed(project)
+        return project
+
+    async def set_maintainer(
+        self, name: str, user: str, add: bool, *, owner: bool = False
+    ) -> Project:
+        if add and await self.accounts.get_user(user) is None:
+            raise NotFound(f"No user {user!r}; create it first with 'registry-index user add'.")
+
+        def change(project: Project) -> Project:
+            field_name = "owners" if owner else "maintainers"
+            members = list(getattr(project, field_name))
+            if add and user not in members:
+                members.append(user)
+            elif not add and user in members:
+                members.remove(user)
+            return project.bump(**{field_name: tuple(members)})
+
+        return await self._mutate(name, change)
+
+    async def delete(
+        self, name: str, version: str | None = None, filename: str | None = None
+    ) -> list[str]:
+        """Remove a project, a release or one file; returns the filenames removed."""
+        normalized = normalize(name)
+        removed: list[FileEntry] = []
+        if version is None:
+            project = await self.project(name)
+            removed = list(project.files)
+            await self.meta.delete_project(normalized)
+            await self.meta.update_index(
+                lambda idx: ProjectIndex(
+                    {k: v for k, v in idx.projects.items() if k != normalized},
+                    idx.hidden - {normalized},
+                )
+            )
+        else:
+            wanted = canonical_version(version)
+
+            def change(project: Project) -> Project:
+                nonlocal removed
+                removed = [
+                    f
+                    for f in project.files
+                    if canonical_version(f.version) == wanted
+                    and (filename is None or f.filename == filename)
+                ]
+                if not removed:
+                    what = filename or f"version {version}"
+                    raise NotFound(f"Project {project.name!r} has no {what}.")
+                keep = tuple(f for f in project.files if f not in removed)
+                releases = dict(project.releases)
+                if not any(canonical_version(f.version) == wanted for f in keep):
+                    releases.pop(wanted, None)
+                return project.bump(files=keep, releases=releases)
+
+            await self._mutate(name, change)
+        # The sidecar no longer lists them, so removing the objects cannot break a page.
+        for entry in removed:
+            artifact = keys.artifact(normalized, entry.sha256, entry.filename)
+            with contextlib.suppress(Exception):
+                await self.storage.delete(keys.core_metadata(artifact))
+                await self.storage.delete(artifact)
+        return [f.filename for f in removed]
+
+
+def _add_file(
+    project: Project | None, name: str, metadata: Metadata, entry: FileEntry, user: User
+) -> Project:
+    if project is None:
+        project = Project(
+            name=metadata.name, normalized=name, created=utc_now(), owners=(user.name,)
+        )
+    key = canonical_version(metadata.version)
+    releases = dict(project.releases)
+    release = releases.get(key)
+    if release is None:
+        releases[key] = Release(
+            version=str(metadata.version),
+            summary=metadata.summary or "",
+            requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+            metadata=_json_metadata(metadata),
+        )
+    elif entry.packagetype == "bdist_wheel" and not release.metadata.get("from_wheel"):
+        # A wheel's metadata is static; prefer it over an sdist's possibly dynamic PKG-INFO.
+        releases[key] = replace(release, metadata=_json_metadata(metadata) | {"from_wheel": True})
+    if key in releases and entry.packagetype == "bdist_wheel" and release is None:
+        releases[key] = replace(
+            releases[key], metadata=releases[key].metadata | {"from_wheel": True}
+        )
+    entry = replace(entry, version=releases[key].version)
+    return project.bump(name=metadata.name, releases=releases, files=(*project.files, entry))
+
+
+def form_from_filename(dist: DistFilename) -> Mapping[str, list[str]]:
+    """The form twine would send, for files imported from disk."""
+    return {
+        "name": [dist.project],
+        "version": [str(dist.version)],
+        "filetype": [dist.packagetype],
+        "pyversion": [dist.python_tag],
+    }

@@ -1,0 +1,89 @@
+"""One frozen settings object: defaults, overridden by REGISTRY_INDEX_* variables, then flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+PREFIX = "REGISTRY_INDEX_"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _parse_size(value: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = value.strip().lower().removesuffix("b").removesuffix("i")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _parse_bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    storage: str = "./var"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    private: bool = False
+    max_upload_size: int = 100 * 1024**2
+    freshness: float = 1.0  # seconds a cached sidecar is trusted before revalidation
+    log_level: str = "info"
+
+    # name → (parser, help) for env vars and flags alike; the README table is made from this.
+    HELP = {
+        "storage": "where packages live: a directory path, or memory: for a throwaway store",
+        "host": "address to listen on",
+        "port": "port to listen on",
+        "workers": "uvicorn worker processes",
+        "private": "require credentials for reads too (pip gets a 401 and retries with them)",
+        "max_upload_size": "largest accepted file, e.g. 100M or 2G",
+        "freshness": "seconds an instance trusts a cached sidecar before revalidating it",
+        "log_level": "uvicorn log level",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, PREFIX + f.name.upper())
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply CLI flags; None means "flag not given"."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        checked = {k: _convert(k, v, "--" + k.replace("_", "-")) for k, v in given.items()}
+        return replace(self, **checked)
+
+
+def _convert(name: str, raw: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if not isinstance(raw, str):
+            return raw
+        if name == "max_upload_size":
+            return _parse_size(raw)
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("bool", bool):
+            return _parse_bool(raw)
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from exc

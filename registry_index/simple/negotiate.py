@@ -1,0 +1,75 @@
+"""Server-driven content negotiation for the Simple API (PEP 691), as a pure function."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+HTML = "text/html"
+V1_HTML = "application/vnd.pypi.simple.v1+html"
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+Format = Literal[
+    "text/html", "application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+json"
+]
+
+# Offer order breaks ties, so "*/*" and a missing header give text/html, as PyPI does.
+_OFFERS: tuple[Format, ...] = (HTML, V1_HTML, V1_JSON)
+_ALIASES = {
+    "application/vnd.pypi.simple.latest+json": V1_JSON,
+    "application/vnd.pypi.simple.latest+html": V1_HTML,
+}
+
+
+def _parse(accept: str) -> list[tuple[str, float]]:
+    ranges: list[tuple[str, float]] = []
+    for item in accept.split(","):
+        media, *params = (p.strip() for p in item.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value.strip())))
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        ranges.append((_ALIASES.get(media, media), q))
+    return ranges
+
+
+def _quality(offer: str, ranges: list[tuple[str, float]]) -> float:
+    """The q of the most specific range matching ``offer`` (RFC 9110 §12.5.1)."""
+    best_specificity, best_q = -1, 0.0
+    kind = offer.split("/", 1)[0]
+    for media, q in ranges:
+        if media == offer:
+            specificity = 2
+        elif media == f"{kind}/*":
+            specificity = 1
+        elif media == "*/*":
+            specificity = 0
+        else:
+            continue
+        if specificity > best_specificity:
+            best_specificity, best_q = specificity, q
+    return best_q
+
+
+def negotiate(accept: str | None, format_param: str | None = None) -> Format:
+    """Pick the response type; with nothing acceptable, fall back to text/html like PyPI."""
+    if format_param:
+        wanted = _ALIASES.get(format_param.strip().lower(), format_param.strip().lower())
+        for offer in _OFFERS:
+            if offer == wanted:
+                return offer
+    if not accept or not accept.strip():
+        return HTML
+    ranges = _parse(accept)
+    best: Format = HTML
+    best_q = 0.0
+    for offer in _OFFERS:
+        q = _quality(offer, ranges)
+        if q > best_q:
+            best, best_q = offer, q
+    return best

@@ -1,0 +1,224 @@
+"""A directory as an object store: atomic renames, and locks that hold across processes."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiofiles
+from anyio import to_thread
+
+from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
+
+_CHUNK = 256 * 1024
+_INTERNAL = (".tmp", ".locks")
+
+
+def _etag(st: os.stat_result) -> str:
+    # Every write is a rename of a fresh file, so a new inode/mtime pair means new content.
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+class LocalStorage:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self._tmp = self.root / ".tmp"
+        self._locks = self.root / ".locks"
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            self._locks.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot use {self.root} as storage: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"invalid storage key {key!r}")
+        if parts[0] in _INTERNAL:
+            raise ValueError(f"reserved storage key {key!r}")
+        return self.root.joinpath(*parts)
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        name = hashlib.sha256(key.encode()).hexdigest()[:32]
+        fd = os.open(self._locks / name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _temp_file(self) -> tuple[int, str]:
+        return tempfile.mkstemp(dir=self._tmp, prefix="w-")
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _get_sync(self, key: str, unless_etag: str | None) -> Blob | None:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                etag = _etag(os.fstat(fh.fileno()))
+                if unless_etag is not None and etag == unless_etag:
+                    return None
+                return Blob(fh.read(), etag)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"reading {key!r}: {exc}") from exc
+
+    async def get(self, key: str) -> Blob:
+        blob = await to_thread.run_sync(self._get_sync, key, None)
+        assert blob is not None
+        return blob
+
+    async def get_if_changed(self, key: str, etag: str) -> Blob | None:
+        return await to_thread.run_sync(self._get_sync, key, etag)
+
+    def _head_sync(self, key: str) -> ObjectInfo:
+        try:
+            st = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"stat {key!r}: {exc}") from exc
+        return ObjectInfo(key, st.st_size, _etag(st))
+
+    async def head(self, key: str) -> ObjectInfo:
+        return await to_thread.run_sync(self._head_sync, key)
+
+    async def stream(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        try:
+            fh = await aiofiles.open(self._path(key), "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        try:
+            await fh.seek(start)
+            remaining = None if end is None else max(0, end - start)
+            while remaining is None or remaining > 0:
+                size = _CHUNK if remaining is None else min(_CHUNK, remaining)
+                chunk = await fh.read(size)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            await fh.close()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _install(self, tmp: str, key: str, create_only: bool, if_match: str | None) -> str:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if create_only:
+                # link() refuses an existing name atomically, across processes.
+                try:
+                    os.link(tmp, dest)
+                except FileExistsError:
+                    raise ObjectConflict(key) from None
+            else:
+                with self._key_lock(key):
+                    if if_match is not None:
+                        try:
+                            current = _etag(dest.stat())
+                        except FileNotFoundError:
+                            raise ObjectConflict(key) from None
+                        if current != if_match:
+                            raise ObjectConflict(key)
+                    os.replace(tmp, dest)
+                    tmp = ""
+            return _etag(dest.stat())
+        finally:
+            if tmp:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    def _put_sync(self, key: str, data: bytes, create_only: bool, if_match: str | None) -> str:
+        self._path(key)  # validate before writing anything
+        fd, tmp = self._temp_file()
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            os.unlink(tmp)
+            raise StorageError(f"writing {key!r}: {exc}") from exc
+        return self._install(tmp, key, create_only, if_match)
+
+    async def put(
+        self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
+    ) -> str:
+        return await to_thread.run_sync(self._put_sync, key, data, create_only, if_match)
+
+    def _put_file_sync(self, key: str, path: Path, create_only: bool) -> ObjectInfo:
+        self._path(key)
+        fd, tmp = self._temp_file()
+        try:
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                shutil.copyfileobj(src, out, _CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            os.unlink(tmp)
+            raise StorageError(f"writing {key!r}: {exc}") from exc
+        etag = self._install(tmp, key, create_only, None)
+        return ObjectInfo(key, path.stat().st_size, etag)
+
+    async def put_file(self, key: str, path: Path, *, create_only: bool = False) -> ObjectInfo:
+        return await to_thread.run_sync(self._put_file_sync, key, path, create_only)
+
+    def _delete_sync(self, key: str) -> None:
+        path = self._path(key)
+        with self._key_lock(key), contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        # Tidy empty folders up to the root so listings stay cheap.
+        parent = path.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    async def delete(self, key: str) -> None:
+        await to_thread.run_sync(self._delete_sync, key)
+
+    def _list_sync(self, prefix: str) -> list[ObjectInfo]:
+        out: list[ObjectInfo] = []
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / base if base else self.root
+        for dirpath, dirnames, filenames in os.walk(start):
+            if Path(dirpath) == self.root:
+                dirnames[:] = [d for d in dirnames if d not in _INTERNAL]
+            rel_dir = os.path.relpath(dirpath, self.root)
+            for name in filenames:
+                key = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                out.append(ObjectInfo(key, st.st_size, _etag(st)))
+        out.sort(key=lambda o: o.key)
+        return out
+
+    async def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        for info in await to_thread.run_sync(self._list_sync, prefix):
+            yield info
+
+    async def close(self) -> None:
+        return None
