@@ -76,11 +76,15 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *file_routes,
         *upload_routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    if registry is not None:
+        # Ready before the lifespan runs, so in-process test clients need no lifespan driver.
+        app.state.ctx = AppContext(settings, registry)
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -1,0 +1,286 @@
+"""Helpers for tests, benchmarks and plugins: real archives and a real server on loopback.
+
+Kept inside the package so every test layer, the benchmarks and third-party backends use
+the same builders instead of copies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+def dist_name(name: str) -> str:
+    """The filename form of a project name (PEP 427 / 625)."""
+    return canonicalize_name(name).replace("-", "_")
+
+
+def metadata_text(
+    name: str,
+    version: str,
+    *,
+    summary: str = "A test package",
+    requires_dist: Sequence[str] = (),
+    requires_python: str | None = None,
+    metadata_version: str = "2.1",
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
+    lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}", f"Version: {version}"]
+    lines.append(f"Summary: {summary}")
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {req}" for req in requires_dist]
+    lines += [f"{key}: {value}" for key, value in extra]
+    return "\n".join(lines) + "\n\n"
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+@dataclass
+class WheelSpec:
+    name: str
+    version: str
+    requires_dist: Sequence[str] = ()
+    requires_python: str | None = None
+    tag: str = "py3-none-any"
+    summary: str = "A test package"
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    metadata: str | None = None  # exact METADATA text, overriding the fields above
+    dist_info_name: str | None = None  # to build deliberately broken wheels
+    include_metadata: bool = True
+
+
+def build_wheel(directory: Path, spec: WheelSpec) -> Path:
+    """A valid wheel with a correct RECORD, built in memory with zipfile."""
+    base = f"{dist_name(spec.name)}-{spec.version}"
+    dist_info = spec.dist_info_name or f"{base}.dist-info"
+    module = dist_name(spec.name)
+    contents: dict[str, bytes] = {
+        f"{module}/__init__.py": f"__version__ = {spec.version!r}\n".encode(),
+        **dict(spec.files),
+    }
+    if spec.include_metadata:
+        meta = spec.metadata or metadata_text(
+            spec.name,
+            spec.version,
+            summary=spec.summary,
+            requires_dist=spec.requires_dist,
+            requires_python=spec.requires_python,
+        )
+        contents[f"{dist_info}/METADATA"] = meta.encode()
+    contents[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: registry_index.testing\nRoot-Is-Purelib: true\n"
+        f"Tag: {spec.tag}\n\n"
+    ).encode()
+    record = [_record_line(path, data) for path, data in contents.items()]
+    record.append(f"{dist_info}/RECORD,,")
+    contents[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = directory / f"{base}-{spec.tag}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in contents.items():
+            zf.writestr(name, data)
+    return path
+
+
+# An in-tree PEP 517 backend, so an sdist built here installs with build isolation and no
+# network: pip and uv need nothing from an index to build it.
+_BACKEND = '''
+import base64, hashlib, os, zipfile
+from email.parser import Parser
+
+def _meta():
+    with open("PKG-INFO", encoding="utf-8") as fh:
+        text = fh.read()
+    msg = Parser().parsestr(text)
+    return text, msg["Name"], msg["Version"]
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+def _norm(name):
+    import re
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    text, name, version = _meta()
+    base = f"{_norm(name)}-{version}"
+    files = {}
+    for root, _dirs, names in os.walk(_norm(name)):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p, "rb") as fh:
+                files[p.replace(os.sep, "/")] = fh.read()
+    files[f"{base}.dist-info/METADATA"] = text.encode()
+    files[f"{base}.dist-info/WHEEL"] = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n"
+    record = []
+    for p, data in files.items():
+        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{p},sha256={h},{len(data)}")
+    record.append(f"{base}.dist-info/RECORD,,")
+    files[f"{base}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = f"{base}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
+        for p, data in files.items():
+            zf.writestr(p, data)
+    return filename
+'''
+
+
+def build_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    requires_dist: Sequence[str] = (),
+    requires_python: str | None = None,
+    pkg_info: str | None = None,
+    top: str | None = None,
+    extra_members: Mapping[str, bytes] = {},
+) -> Path:
+    """A PEP 625 sdist that pip and uv can build offline (it carries its own backend)."""
+    base = f"{dist_name(name)}-{version}"
+    top = top or base
+    info = pkg_info or metadata_text(
+        name, version, requires_dist=requires_dist, requires_python=requires_python
+    )
+    module = dist_name(name)
+    members = {
+        f"{top}/PKG-INFO": info.encode(),
+        f"{top}/pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+        ).encode(),
+        f"{top}/_backend.py": _BACKEND.encode(),
+        f"{top}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
+        **dict(extra_members),
+    }
+    path = directory / f"{base}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for member, data in members.items():
+            ti = tarfile.TarInfo(member)
+            ti.size = len(data)
+            ti.mtime = 0
+            tf.addfile(ti, io.BytesIO(data))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def client_env(home: Path) -> dict[str, str]:
+    """An environment in which pip, uv and twine see only the index a test names."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "TWINE_", "REGISTRY_INDEX_"))
+    }
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        UV_NO_CONFIG="1",
+        UV_CACHE_DIR=str(home / "uv-cache"),
+        UV_PYTHON_DOWNLOADS="never",
+        HOME=str(home),
+        NO_COLOR="1",
+    )
+    return env
+
+
+@dataclass
+class Server:
+    url: str  # base URL without a trailing slash
+    storage: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def simple(self) -> str:
+        return f"{self.url}/simple/"
+
+    @property
+    def upload(self) -> str:
+        return f"{self.url}/legacy/"
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"server at {url} did not start within {timeout}s")
+
+
+@contextlib.contextmanager
+def run_server(
+    storage: str,
+    log: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    """``registry-index serve`` as a subprocess on a free loopback port."""
+    port = port or free_port()
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
+    run_env.update(env or {})
+    with open(log, "ab") as log_fh:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry_index", "serve", "--storage", storage,
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args],
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            env=run_env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield Server(url, storage, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cli(*args: str, storage: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the registry-index CLI as a user would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
+    return subprocess.run(
+        [sys.executable, "-m", "registry_index", *args, "--storage", storage],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=check,
+        env=env,
+    )

@@ -1,0 +1,118 @@
+"""The app in-process over httpx: routing, auth, negotiation, errors mapped at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from registry_index.app import create_app
+from registry_index.registry import Registry
+from registry_index.settings import Settings
+from registry_index.storage import Blob, MemoryStorage, StorageError
+from registry_index.testing import WheelSpec, build_wheel
+
+
+class Outage(MemoryStorage):
+    down = False
+
+    async def get(self, key: str) -> Blob:
+        if self.down:
+            raise StorageError("connection refused")
+        return await super().get(key)
+
+    async def get_if_changed(self, key: str, etag: str) -> Blob | None:
+        if self.down:
+            raise StorageError("connection refused")
+        return await super().get_if_changed(key, etag)
+
+
+@pytest.fixture()
+async def setup() -> AsyncIterator[tuple[httpx.AsyncClient, Registry, Outage]]:
+    storage = Outage()
+    registry = Registry(storage, freshness=0)
+    await registry.accounts.add_user("alice", "alice-password")
+    app = create_app(Settings(storage="memory:", max_upload_size=64 * 1024), registry=registry)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client, registry, storage
+
+
+def form_for(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    data = path.read_bytes()
+    name, version = path.name.split("-")[:2]
+    fields = {
+        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
+        "filetype": "bdist_wheel", "pyversion": "py3",
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+    }
+    return fields, {"content": (path.name, data, "application/octet-stream")}
+
+
+async def test_upload_requires_credentials(setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path) -> None:
+    client, _, _ = setup
+    fields, files = form_for(build_wheel(tmp_path, WheelSpec("p", "1.0")))
+    resp = await client.post("/legacy/", data=fields, files=files)
+    assert resp.status_code == 401 and resp.headers["www-authenticate"].startswith("Basic")
+    resp = await client.post("/legacy/", data=fields, files=files, auth=("alice", "nope-nope"))
+    assert resp.status_code == 403
+    resp = await client.post("/legacy", data=fields, files=files, auth=("alice", "alice-password"))
+    assert resp.status_code == 200, resp.text  # no redirect for the slashless form
+
+
+async def test_json_errors_for_clients_preferring_json(
+    setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path
+) -> None:
+    client, _, _ = setup
+    fields, files = form_for(build_wheel(tmp_path, WheelSpec("p", "1.0")))
+    fields["sha256_digest"] = "0" * 64
+    resp = await client.post(
+        "/legacy/", data=fields, files=files, auth=("alice", "alice-password"),
+        headers={"Accept": "application/json;q=0.9, text/plain;q=0.8"},
+    )
+    assert resp.status_code == 400
+    assert resp.headers["content-type"] == "application/json"
+    assert "sha256_digest" in resp.json()["message"]
+
+
+async def test_upload_over_limit_is_400_and_streams(setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path) -> None:
+    client, registry, _ = setup
+    big = build_wheel(tmp_path, WheelSpec("big", "1.0", files={"big/blob.bin": os.urandom(200 * 1024)}))
+    fields, files = form_for(big)
+    resp = await client.post("/legacy/", data=fields, files=files, auth=("alice", "alice-password"))
+    assert resp.status_code == 400 and "File too large" in resp.text
+    assert [i async for i in registry.storage.list("files/")] == []
+
+
+async def test_redirects_and_404(setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path) -> None:
+    client, _, _ = setup
+    fields, files = form_for(build_wheel(tmp_path, WheelSpec("Foo.Bar_baz", "1.0")))
+    fields["name"] = "Foo.Bar_baz"
+    assert (await client.post("/", data=fields, files=files, auth=("alice", "alice-password"))).status_code == 200
+    resp = await client.get("/simple/Foo.Bar_baz/?format=x")
+    assert resp.status_code == 301 and resp.headers["location"].endswith("/simple/foo-bar-baz/?format=x")
+    assert (await client.get("/simple/foo-bar-baz/")).status_code == 200
+    assert (await client.get("/simple/unknown/")).status_code == 404
+    assert (await client.get("/simple/foo-bar-baz/")).headers["vary"] == "Accept"
+
+
+async def test_store_outage_is_503_with_retry_after(setup: tuple[httpx.AsyncClient, Registry, Outage]) -> None:
+    client, _, storage = setup
+    storage.down = True
+    resp = await client.get("/simple/")
+    assert resp.status_code == 503 and resp.headers["retry-after"]
+    assert "Traceback" not in resp.text
+    assert (await client.get("/readyz")).status_code == 503
+    assert (await client.get("/healthz")).status_code == 200
+    storage.down = False
+    assert (await client.get("/simple/")).status_code == 200
+    assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_simple_post_is_405(setup: tuple[httpx.AsyncClient, Registry, Outage]) -> None:
+    client, _, _ = setup
+    assert (await client.post("/simple/")).status_code == 405

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from registry_index.names import InvalidFilename, is_valid_name, normalize, parse_dist_filename
+
+
+@pytest.mark.parametrize("name", ["Friendly.Bard", "friendly__bard", "FrIeNdLy-._.-bArD"])
+def test_normalize(name: str) -> None:
+    assert normalize(name) == "friendly-bard"
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("a", True), ("Foo.Bar_baz", True), ("-a", False), ("a-", False), ("a\n", False), ("a b", False)],
+)
+def test_valid_names(name: str, ok: bool) -> None:
+    assert is_valid_name(name) is ok
+
+
+def test_parse_wheel_and_sdist() -> None:
+    wheel = parse_dist_filename("Foo.Bar_baz-1.0-py2.py3-none-any.whl")
+    assert (wheel.project, str(wheel.version), wheel.packagetype) == ("foo-bar-baz", "1.0", "bdist_wheel")
+    assert wheel.python_tag == "py2.py3"
+    sdist = parse_dist_filename("foo_bar-2.0rc1.tar.gz")
+    assert (sdist.project, str(sdist.version), sdist.packagetype) == ("foo-bar", "2.0rc1", "sdist")
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../evil-1.0.tar.gz", "a/b-1.0.tar.gz", "a\\b-1.0.tar.gz", "x-1.0.exe", "x-1.0.egg", "notawheel.whl",
+     "x-1.0-py3.whl", "x-notaversion.tar.gz", "", "x\x00-1.0.tar.gz"],
+)
+def test_bad_filenames(filename: str) -> None:
+    with pytest.raises(InvalidFilename):
+        parse_dist_filename(filename)
