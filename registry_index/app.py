@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     if registry is not None:

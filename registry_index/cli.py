@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from anyio import to_thread
+
 from .auth.accounts import User
 from .errors import RegistryError
 from .names import InvalidFilename, parse_dist_filename
@@ -62,14 +64,19 @@ def _digests(path: Path) -> Digests:
     return Digests(sha.hexdigest(), md5.hexdigest(), blake.hexdigest())
 
 
+def _find_dists(root: Path) -> list[Path] | None:
+    if not root.is_dir():
+        return None
+    suffixes = (".whl", ".tar.gz", ".zip")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+
+
 async def _import(registry: Registry, args: argparse.Namespace) -> int:
     root = Path(args.directory)
-    if not root.is_dir():
+    files = await to_thread.run_sync(_find_dists, root)
+    if files is None:
         print(f"error: {root} is not a directory", file=sys.stderr)
         return 2
-    files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.name.endswith((".whl", ".tar.gz", ".zip"))
-    )
     user = SYSTEM_USER
     if args.owner:
         found = await registry.accounts.get_user(args.owner)
@@ -85,9 +92,7 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
     for n, path in enumerate(files, 1):
         try:
             dist = parse_dist_filename(path.name)
-            upload = Upload(
-                path.name, path, path.stat().st_size, _digests(path), form_from_filename(dist)
-            )
+            upload = Upload(path.name, path, path.stat().st_size, _digests(path), form_from_filename(dist))
             result = await registry.publish(user, upload)
             added += result.created
             skipped += not result.created
@@ -189,13 +194,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="registry-index", description="A self-hosted Python package index."
-    )
+    parser = argparse.ArgumentParser(prog="registry-index", description="A self-hosted Python package index.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--storage", help=Settings.HELP["storage"] + f" (env {PREFIX}STORAGE; default ./var)"
-    )
+    common.add_argument("--storage", help=Settings.HELP["storage"] + f" (env {PREFIX}STORAGE; default ./var)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
@@ -211,26 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", parents=[common], help="add a user")
     add.add_argument("name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.add_argument(
-        "--admin", action="store_true", help="may upload to and administer any project"
-    )
+    add.add_argument("--admin", action="store_true", help="may upload to and administer any project")
     user.add_parser("list", parents=[common], help="list users")
-    user.add_parser("remove", parents=[common], help="remove a user and its tokens").add_argument(
-        "name"
-    )
+    user.add_parser("remove", parents=[common], help="remove a user and its tokens").add_argument("name")
 
-    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="action", required=True
-    )
-    create = token.add_parser(
-        "create", parents=[common], help="create a token (printed once, last line)"
-    )
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", parents=[common], help="create a token (printed once, last line)")
     create.add_argument("name")
     create.add_argument("--description")
     token.add_parser("list", parents=[common], help="list tokens").add_argument("name", nargs="?")
-    token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument(
-        "token_id"
-    )
+    token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument("token_id")
 
     for verb in ("yank", "unyank"):
         p = sub.add_parser(verb, parents=[common], help=f"{verb} every file of a release (PEP 592)")
@@ -256,9 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("project")
         p.add_argument("user")
         p.add_argument("--owner", action="store_true", help="as an owner rather than a maintainer")
-    imp = sub.add_parser(
-        "import", parents=[common], help="bulk-import a folder of wheels and sdists"
-    )
+    imp = sub.add_parser("import", parents=[common], help="bulk-import a folder of wheels and sdists")
     imp.add_argument("directory")
     imp.add_argument("--owner", help="user who owns newly created projects")
     return parser

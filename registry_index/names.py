@@ -71,6 +71,5 @@ def parse_dist_filename(filename: str) -> DistFilename:
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
         raise InvalidFilename(f"Invalid distribution filename {filename!r}: {exc}") from exc
     raise InvalidFilename(
-        f"Invalid file extension: {filename!r}. Use .whl for wheels or .tar.gz for sdists "
-        "(PEP 527, PEP 625)."
+        f"Invalid file extension: {filename!r}. Use .whl for wheels or .tar.gz for sdists (PEP 527, PEP 625)."
     )

@@ -19,7 +19,7 @@ from packaging.metadata import Metadata
 from .auth.accounts import Accounts, User
 from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload, NotFound
 from .metadata.extract import extract_metadata
-from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, Status, utc_now
+from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
 from .metadata.store import MetadataStore
 from .names import DistFilename, canonical_version, normalize
 from .storage import ObjectConflict, Storage, keys
@@ -129,57 +129,37 @@ class Registry:
     async def publish(self, user: User, upload: Upload) -> PublishResult:
         """Store a file whole or not at all (design.md §4)."""
         dist, metadata, raw_metadata = await to_thread.run_sync(self._inspect, upload)
-        assert upload.digests is not None and upload.path is not None
+        digests, path = upload.digests, upload.path
+        assert digests is not None and path is not None
         name = dist.project
         current, _ = await self.meta.sidecars.read_fresh(keys.sidecar(name))
-        self._check_may_upload(current, user, dist, upload.digests)
-        if current is not None and (existing := current.file(dist.filename)) is not None:
+        self._check_may_upload(current, user, dist, digests)
+        if current is not None and current.file(dist.filename) is not None:
             await self._ensure_listed(current)
             return PublishResult(name, dist.filename, created=False)
 
-        artifact = keys.artifact(name, upload.digests.sha256, dist.filename)
+        artifact = keys.artifact(name, digests.sha256, dist.filename)
         wrote: list[str] = []
+        created = False
+
+        def apply(project: Project | None) -> Project:
+            nonlocal created
+            self._check_may_upload(project, user, dist, digests)
+            if project is not None and project.file(dist.filename) is not None:
+                return project  # a concurrent identical upload won
+            created = True
+            entry = _file_entry(dist, metadata, raw_metadata, digests, upload, user)
+            return _add_file(project, name, metadata, entry, user)
+
         try:
-            for key, write in (
-                (artifact, lambda k: self.storage.put_file(k, upload.path, create_only=True)),  # type: ignore[arg-type]
-                (
-                    keys.core_metadata(artifact),
-                    lambda k: self.storage.put(k, raw_metadata, create_only=True),
-                ),
-            ):
-                try:
-                    await write(key)
-                    wrote.append(key)
-                except ObjectConflict:
-                    pass  # identical bytes already stored (same digest in the key)
-            entry = FileEntry(
-                filename=dist.filename,
-                version=str(metadata.version),
-                packagetype=dist.packagetype,
-                python_version=field(upload.form, "pyversion") or dist.python_tag,
-                sha256=upload.digests.sha256,
-                blake2b_256=upload.digests.blake2b_256,
-                md5=upload.digests.md5,
-                size=upload.size,
-                upload_time=utc_now(),
-                uploader=user.name,
-                requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-                core_metadata_sha256=(
-                    hashlib.sha256(raw_metadata).hexdigest()
-                    if dist.packagetype == "bdist_wheel"
-                    else None
-                ),
-            )
-            created = False
-
-            def apply(project: Project | None) -> Project:
-                nonlocal created
-                self._check_may_upload(project, user, dist, upload.digests)  # type: ignore[arg-type]
-                if project is not None and project.file(dist.filename) is not None:
-                    return project  # a concurrent identical upload won
-                created = True
-                return _add_file(project, name, metadata, entry, user)
-
+            # A conflict on these create-only writes means the same bytes are already
+            # stored: the digest is part of the key.
+            with contextlib.suppress(ObjectConflict):
+                await self.storage.put_file(artifact, path, create_only=True)
+                wrote.append(artifact)
+            with contextlib.suppress(ObjectConflict):
+                await self.storage.put(keys.core_metadata(artifact), raw_metadata, create_only=True)
+                wrote.append(keys.core_metadata(artifact))
             project, _ = await self.meta.update_project(name, apply)
         except BaseException:
             await self._undo(name, dist.filename, wrote)
@@ -198,9 +178,7 @@ class Registry:
         if project is None:
             return
         if project.status in ("archived", "quarantined"):
-            raise InvalidUpload(
-                [f"Project {project.name!r} is {project.status}: it takes no new uploads."]
-            )
+            raise InvalidUpload([f"Project {project.name!r} is {project.status}: it takes no new uploads."])
         existing = project.file(dist.filename)
         if existing is not None and existing.sha256 != digests.sha256:
             raise FileAlreadyExists(
@@ -273,14 +251,11 @@ class Registry:
     async def set_status(self, name: str, status: str, reason: str = "") -> Project:
         if status not in STATUSES:
             raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
-        value: Status = status  # type: ignore[assignment]
-        project = await self._mutate(name, lambda p: p.bump(status=value, status_reason=reason))
+        project = await self._mutate(name, lambda p: p.bump(status=status, status_reason=reason))
         await self._ensure_listed(project)
         return project
 
-    async def set_maintainer(
-        self, name: str, user: str, add: bool, *, owner: bool = False
-    ) -> Project:
+    async def set_maintainer(self, name: str, user: str, add: bool, *, owner: bool = False) -> Project:
         if add and await self.accounts.get_user(user) is None:
             raise NotFound(f"No user {user!r}; create it first with 'registry-index user add'.")
 
@@ -295,9 +270,7 @@ class Registry:
 
         return await self._mutate(name, change)
 
-    async def delete(
-        self, name: str, version: str | None = None, filename: str | None = None
-    ) -> list[str]:
+    async def delete(self, name: str, version: str | None = None, filename: str | None = None) -> list[str]:
         """Remove a project, a release or one file; returns the filenames removed."""
         normalized = normalize(name)
         removed: list[FileEntry] = []
@@ -319,8 +292,7 @@ class Registry:
                 removed = [
                     f
                     for f in project.files
-                    if canonical_version(f.version) == wanted
-                    and (filename is None or f.filename == filename)
+                    if canonical_version(f.version) == wanted and (filename is None or f.filename == filename)
                 ]
                 if not removed:
                     what = filename or f"version {version}"
@@ -341,13 +313,38 @@ class Registry:
         return [f.filename for f in removed]
 
 
+def _file_entry(
+    dist: DistFilename,
+    metadata: Metadata,
+    raw_metadata: bytes,
+    digests: Digests,
+    upload: Upload,
+    user: User,
+) -> FileEntry:
+    return FileEntry(
+        filename=dist.filename,
+        version=str(metadata.version),
+        packagetype=dist.packagetype,
+        python_version=field(upload.form, "pyversion") or dist.python_tag,
+        sha256=digests.sha256,
+        blake2b_256=digests.blake2b_256,
+        md5=digests.md5,
+        size=upload.size,
+        upload_time=utc_now(),
+        uploader=user.name,
+        requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+        # PEP 658 metadata is advertised for wheels only: an sdist's PKG-INFO may be dynamic.
+        core_metadata_sha256=(
+            hashlib.sha256(raw_metadata).hexdigest() if dist.packagetype == "bdist_wheel" else None
+        ),
+    )
+
+
 def _add_file(
     project: Project | None, name: str, metadata: Metadata, entry: FileEntry, user: User
 ) -> Project:
     if project is None:
-        project = Project(
-            name=metadata.name, normalized=name, created=utc_now(), owners=(user.name,)
-        )
+        project = Project(name=metadata.name, normalized=name, created=utc_now(), owners=(user.name,))
     key = canonical_version(metadata.version)
     releases = dict(project.releases)
     release = releases.get(key)
@@ -362,9 +359,7 @@ def _add_file(
         # A wheel's metadata is static; prefer it over an sdist's possibly dynamic PKG-INFO.
         releases[key] = replace(release, metadata=_json_metadata(metadata) | {"from_wheel": True})
     if key in releases and entry.packagetype == "bdist_wheel" and release is None:
-        releases[key] = replace(
-            releases[key], metadata=releases[key].metadata | {"from_wheel": True}
-        )
+        releases[key] = replace(releases[key], metadata=releases[key].metadata | {"from_wheel": True})
     entry = replace(entry, version=releases[key].version)
     return project.bump(name=metadata.name, releases=releases, files=(*project.files, entry))
 

@@ -87,8 +87,7 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
         )
         contents[f"{dist_info}/METADATA"] = meta.encode()
     contents[f"{dist_info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: registry_index.testing\nRoot-Is-Purelib: true\n"
-        f"Tag: {spec.tag}\n\n"
+        f"Wheel-Version: 1.0\nGenerator: registry_index.testing\nRoot-Is-Purelib: true\nTag: {spec.tag}\n\n"
     ).encode()
     record = [_record_line(path, data) for path, data in contents.items()]
     record.append(f"{dist_info}/RECORD,,")
@@ -102,7 +101,7 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
 
 # An in-tree PEP 517 backend, so an sdist built here installs with build isolation and no
 # network: pip and uv need nothing from an index to build it.
-_BACKEND = '''
+_BACKEND = """
 import base64, hashlib, os, zipfile
 from email.parser import Parser
 
@@ -144,7 +143,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for p, data in files.items():
             zf.writestr(p, data)
     return filename
-'''
+"""
 
 
 def build_sdist(
@@ -168,8 +167,8 @@ def build_sdist(
     members = {
         f"{top}/PKG-INFO": info.encode(),
         f"{top}/pyproject.toml": (
-            '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
-        ).encode(),
+            b'[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+        ),
         f"{top}/_backend.py": _BACKEND.encode(),
         f"{top}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         **dict(extra_members),
@@ -193,9 +192,7 @@ def free_port() -> int:
 def client_env(home: Path) -> dict[str, str]:
     """An environment in which pip, uv and twine see only the index a test names."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "TWINE_", "REGISTRY_INDEX_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_", "REGISTRY_INDEX_"))
     }
     env.update(
         PIP_CONFIG_FILE=os.devnull,
@@ -254,8 +251,21 @@ def run_server(
     run_env.update(env or {})
     with open(log, "ab") as log_fh:
         process = subprocess.Popen(
-            [sys.executable, "-m", "registry_index", "serve", "--storage", storage,
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args],
+            [
+                sys.executable,
+                "-m",
+                "registry_index",
+                "serve",
+                "--storage",
+                storage,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *args,
+            ],
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             env=run_env,
@@ -273,7 +283,9 @@ def run_server(
             process.wait()
 
 
-def cli(*args: str, storage: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, storage: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the registry-index CLI as a user would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
     return subprocess.run(

@@ -79,12 +79,10 @@ def _wheel_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extr
 
 def _sdist_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extracted | None:
     if not dist.filename.endswith(".tar.gz"):
-        problems.append(
-            f"Invalid sdist {dist.filename!r}: sdists must be .tar.gz archives (PEP 625)."
-        )
+        problems.append(f"Invalid sdist {dist.filename!r}: sdists must be .tar.gz archives (PEP 625).")
         return None
     try:
-        tf = tarfile.open(path, mode="r:gz")
+        tf = tarfile.open(path, mode="r:gz")  # noqa: SIM115 -- closed by the with below
     except (tarfile.TarError, OSError, EOFError):
         problems.append(f"Invalid distribution file: {dist.filename!r} is not a gzipped tar.")
         return None
@@ -100,9 +98,7 @@ def _sdist_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extr
             problems.append(f"Sdist {dist.filename!r} must hold a single top-level folder.")
         pkg_info = next((m for m in members if m.name == f"{expected_top}/PKG-INFO"), None)
         if pkg_info is None:
-            problems.append(
-                f"Sdist {dist.filename!r} does not contain the required {expected_top}/PKG-INFO."
-            )
+            problems.append(f"Sdist {dist.filename!r} does not contain the required {expected_top}/PKG-INFO.")
             return None
         if not pkg_info.isfile() or pkg_info.size > MAX_METADATA_BYTES:
             problems.append(f"{pkg_info.name} is not a regular file of reasonable size.")

@@ -88,9 +88,7 @@ def from_json(data: bytes) -> Project:
         raise SidecarError(f"sidecar is not JSON: {exc}") from exc
     schema = doc.pop("schema", None)
     if schema != SCHEMA:
-        raise SidecarError(
-            f"sidecar schema {schema!r} is not supported (this build reads {SCHEMA})"
-        )
+        raise SidecarError(f"sidecar schema {schema!r} is not supported (this build reads {SCHEMA})")
     try:
         releases = {k: Release(**v) for k, v in doc.pop("releases").items()}
         files = tuple(FileEntry(**f) for f in doc.pop("files"))

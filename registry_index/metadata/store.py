@@ -84,9 +84,7 @@ class CachedObjects(Generic[T]):
         entry = self._cache.get(key)
         return await self._fetch(key, entry)
 
-    async def update(
-        self, key: str, apply: Callable[[T | None], Awaitable[T] | T]
-    ) -> tuple[T, str]:
+    async def update(self, key: str, apply: Callable[[T | None], Awaitable[T] | T]) -> tuple[T, str]:
         """Read, apply, write conditionally; on a lost race re-read and re-apply."""
         delay = 0.005
         for _attempt in range(MAX_ATTEMPTS):
@@ -118,9 +116,7 @@ class MetadataStore:
 
     def __init__(self, storage: Storage, freshness: float = 1.0) -> None:
         self.storage = storage
-        self.sidecars: CachedObjects[Project] = CachedObjects(
-            storage, from_json, to_json, freshness
-        )
+        self.sidecars: CachedObjects[Project] = CachedObjects(storage, from_json, to_json, freshness)
         self.index: CachedObjects[ProjectIndex] = CachedObjects(
             storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness
         )
@@ -141,7 +137,5 @@ class MetadataStore:
         value, etag = await self.index.read(keys.PROJECT_INDEX)
         return (value or ProjectIndex()), (etag or "empty")
 
-    async def update_index(
-        self, apply: Callable[[ProjectIndex], ProjectIndex]
-    ) -> tuple[ProjectIndex, str]:
+    async def update_index(self, apply: Callable[[ProjectIndex], ProjectIndex]) -> tuple[ProjectIndex, str]:
         return await self.index.update(keys.PROJECT_INDEX, lambda cur: apply(cur or ProjectIndex()))

@@ -33,9 +33,7 @@ def _file_dict(project: Project, entry: FileEntry, root: str) -> dict[str, Any]:
     }
     if entry.requires_python:
         out["requires-python"] = entry.requires_python
-    out["core-metadata"] = (
-        {"sha256": entry.core_metadata_sha256} if entry.core_metadata_sha256 else False
-    )
+    out["core-metadata"] = {"sha256": entry.core_metadata_sha256} if entry.core_metadata_sha256 else False
     out["size"] = entry.size
     out["upload-time"] = entry.upload_time
     if release is not None and release.yanked:
@@ -51,11 +49,7 @@ def _release_key(project: Project, entry: FileEntry) -> str:
 
 def build_project(project: Project, root: str = "") -> dict[str, Any]:
     """The PEP 691 project dict; a quarantined project lists no files (PEP 792)."""
-    files = (
-        []
-        if project.status == "quarantined"
-        else [_file_dict(project, f, root) for f in project.files]
-    )
+    files = [] if project.status == "quarantined" else [_file_dict(project, f, root) for f in project.files]
     status: dict[str, str] = {"status": project.status}
     if project.status_reason:
         status["reason"] = project.status_reason

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-HTML = "text/html"
-V1_HTML = "application/vnd.pypi.simple.v1+html"
-V1_JSON = "application/vnd.pypi.simple.v1+json"
-Format = Literal[
-    "text/html", "application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+json"
-]
+Format = Literal["text/html", "application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+json"]
+HTML: Format = "text/html"
+V1_HTML: Format = "application/vnd.pypi.simple.v1+html"
+V1_JSON: Format = "application/vnd.pypi.simple.v1+json"
 
 # Offer order breaks ties, so "*/*" and a missing header give text/html, as PyPI does.
 _OFFERS: tuple[Format, ...] = (HTML, V1_HTML, V1_JSON)
-_ALIASES = {
+_ALIASES: dict[str, Format] = {
     "application/vnd.pypi.simple.latest+json": V1_JSON,
     "application/vnd.pypi.simple.latest+html": V1_HTML,
 }

@@ -54,10 +54,6 @@ class PageCache:
         page = self._get(key)
         if page is None:
             doc = build.build_index(index)
-            body = (
-                render.index_json(doc)
-                if fmt == V1_JSON
-                else render.index_html(doc, f"{root}/simple/")
-            )
+            body = render.index_json(doc) if fmt == V1_JSON else render.index_html(doc, f"{root}/simple/")
             page = self._put(key, Page(body, self._etag(*key), fmt, 0))
         return page

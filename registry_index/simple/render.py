@@ -34,9 +34,7 @@ def project_html(doc: dict[str, Any]) -> bytes:
     if status.get("status", "active") != "active":
         parts.append(f'<meta name="pypi:project-status" content="{_attr(status["status"])}">\n')
         if status.get("reason"):
-            parts.append(
-                f'<meta name="pypi:project-status-reason" content="{_attr(status["reason"])}">\n'
-            )
+            parts.append(f'<meta name="pypi:project-status-reason" content="{_attr(status["reason"])}">\n')
     parts.append(f"<title>Links for {name}</title>\n</head>\n<body>\n<h1>Links for {name}</h1>\n")
     for f in doc["files"]:
         attrs = [f'href="{_attr(f["url"])}#sha256={f["hashes"]["sha256"]}"']

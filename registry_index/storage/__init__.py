@@ -24,7 +24,5 @@ def open_storage(spec: str) -> Storage:
     if spec == "memory:":
         return MemoryStorage()
     if spec.startswith("s3://"):
-        raise ValueError(
-            f"--storage {spec}: the S3 backend is not in this build yet; use a local directory"
-        )
+        raise ValueError(f"--storage {spec}: the S3 backend is not in this build yet; use a local directory")
     return LocalStorage(spec)

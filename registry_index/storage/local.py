@@ -95,9 +95,7 @@ class LocalStorage:
     async def head(self, key: str) -> ObjectInfo:
         return await to_thread.run_sync(self._head_sync, key)
 
-    async def stream(
-        self, key: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
+    async def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         try:
             fh = await aiofiles.open(self._path(key), "rb")
         except (FileNotFoundError, NotADirectoryError):

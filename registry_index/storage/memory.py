@@ -7,6 +7,8 @@ import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from anyio import to_thread
+
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound
 
 _counter = itertools.count()
@@ -54,13 +56,11 @@ class MemoryStorage:
         return etag
 
     async def put_file(self, key: str, path: Path, *, create_only: bool = False) -> ObjectInfo:
-        data = path.read_bytes()
+        data = await to_thread.run_sync(path.read_bytes)
         etag = await self.put(key, data, create_only=create_only)
         return ObjectInfo(key, len(data), etag)
 
-    async def stream(
-        self, key: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
+    async def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         data, _ = self._entry(key)
         yield data[start:end]
 

@@ -135,9 +135,7 @@ class _Collector:
 def _boundary(content_type: str | None) -> bytes:
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in params:
-        raise InvalidRequest(
-            "Uploads must be multipart/form-data, as twine and uv publish send them."
-        )
+        raise InvalidRequest("Uploads must be multipart/form-data, as twine and uv publish send them.")
     return params[b"boundary"]
 
 

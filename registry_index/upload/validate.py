@@ -73,22 +73,14 @@ def check_form(form: Fields, filename: str | None, problems: list[str]) -> DistF
     except InvalidFilename as exc:
         problems.append(str(exc))
         return None
-    if (
-        filetype is not None
-        and filetype in ("sdist", "bdist_wheel")
-        and filetype != dist.packagetype
-    ):
+    if filetype is not None and filetype in ("sdist", "bdist_wheel") and filetype != dist.packagetype:
         problems.append(f"Invalid file extension for filetype {filetype!r}: {filename!r}.")
     if name is not None and canonicalize_name(name) != dist.project:
-        problems.append(
-            f"Filename {filename!r} is for project {dist.project!r}, but the form says {name!r}."
-        )
+        problems.append(f"Filename {filename!r} is for project {dist.project!r}, but the form says {name!r}.")
     if version is not None:
         try:
             if canonical_version(version) != canonical_version(dist.version):
-                problems.append(
-                    f"Version in filename should be {version!r} not {str(dist.version)!r}."
-                )
+                problems.append(f"Version in filename should be {version!r} not {str(dist.version)!r}.")
         except InvalidVersion:
             pass
     return dist
@@ -104,30 +96,22 @@ def check_digests(form: Fields, actual: Digests, problems: list[str]) -> None:
         problems.append("Include at least one message digest: sha256_digest or blake2_256_digest.")
     for key, (claimed, computed) in sent.items():
         if claimed is not None and not hmac.compare_digest(claimed.lower(), computed):
-            problems.append(
-                f"The {key} sent does not match the file's content: the upload is corrupt."
-            )
+            problems.append(f"The {key} sent does not match the file's content: the upload is corrupt.")
 
 
-def check_metadata(
-    dist: DistFilename, metadata: Metadata, form: Fields, problems: list[str]
-) -> None:
+def check_metadata(dist: DistFilename, metadata: Metadata, form: Fields, problems: list[str]) -> None:
     if canonicalize_name(metadata.name) != dist.project:
-        problems.append(
-            f"The archive's metadata names project {metadata.name!r}, not {dist.project!r}."
-        )
+        problems.append(f"The archive's metadata names project {metadata.name!r}, not {dist.project!r}.")
     if canonical_version(metadata.version) != canonical_version(dist.version):
         problems.append(
-            f"The archive's metadata has version {metadata.version}, but the filename has "
-            f"{dist.version}."
+            f"The archive's metadata has version {metadata.version}, but the filename has {dist.version}."
         )
     form_version = field(form, "version")
     if form_version is not None:
         try:
             if canonical_version(form_version) != canonical_version(metadata.version):
                 problems.append(
-                    f"The form's version {form_version!r} does not match the archive's "
-                    f"{metadata.version}."
+                    f"The form's version {form_version!r} does not match the archive's {metadata.version}."
                 )
         except InvalidVersion:
             pass
