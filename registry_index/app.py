@@ -20,6 +20,7 @@ from .registry import Registry
 from .settings import Settings
 from .simple.routes import routes as simple_routes
 from .storage import StorageError, open_storage
+from .storage.probe import conditional_write_problems
 from .upload.routes import routes as upload_routes
 
 log = logging.getLogger("registry_index")
@@ -60,7 +61,21 @@ uv publish --publish-url {escape(base)}/legacy/ --check-url {escape(base)}/simpl
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        reg = registry or Registry(open_storage(settings.storage), freshness=settings.freshness)
+        reg = registry or Registry(
+            open_storage(settings.storage),
+            freshness=settings.freshness,
+            stale_if_error=settings.stale_if_error,
+        )
+        if registry is None and not settings.single_writer:
+            problems = await conditional_write_problems(reg.storage)
+            if problems:
+                await reg.close()
+                raise RuntimeError(
+                    f"The store {settings.storage} does not honour conditional writes: "
+                    f"{'; '.join(problems)}. Several instances would lose each other's updates. "
+                    "Use a store that does (AWS S3, MinIO, SeaweedFS, a local directory), or "
+                    "start with --single-writer if this is the only process that writes."
+                )
         app.state.ctx = AppContext(settings, reg)
         try:
             yield

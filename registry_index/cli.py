@@ -15,29 +15,20 @@ from anyio import to_thread
 
 from .auth.accounts import User
 from .errors import RegistryError
+from .fsck import fsck
 from .names import InvalidFilename, parse_dist_filename
 from .registry import Registry, Upload, form_from_filename
 from .settings import PREFIX, Settings, SettingsError
 from .storage import StorageError, open_storage
 from .upload.validate import Digests
 
-SYSTEM_USER = User("registry-index", "", True, "")
+# Not a valid user name, so no account can ever be mistaken for it; projects it creates have
+# no owner until an admin adds one.
+SYSTEM_USER = User("(import)", "", True, "")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    flags = {
-        k: getattr(args, k, None)
-        for k in (
-            "storage",
-            "host",
-            "port",
-            "workers",
-            "private",
-            "max_upload_size",
-            "freshness",
-            "log_level",
-        )
-    }
+    flags = {k: getattr(args, k, None) for k in ("storage", *Settings.HELP)}
     return Settings.from_env().with_overrides(**flags)
 
 
@@ -92,7 +83,9 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
     for n, path in enumerate(files, 1):
         try:
             dist = parse_dist_filename(path.name)
-            upload = Upload(path.name, path, path.stat().st_size, _digests(path), form_from_filename(dist))
+            digests = _digests(path)
+            form = form_from_filename(dist, digests)
+            upload = Upload(path.name, path, path.stat().st_size, digests, form)
             result = await registry.publish(user, upload)
             added += result.created
             skipped += not result.created
@@ -136,8 +129,8 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
             for user in await acc.list_users():
                 print(f"{user.name}\t{'admin' if user.admin else 'user'}\t{user.created}")
         elif args.action == "remove":
-            await acc.remove_user(args.name)
-            print(f"removed user {args.name} and its tokens")
+            touched = await registry.remove_user(args.name)
+            print(f"removed user {args.name}, its tokens, and its roles on {len(touched)} projects")
     elif cmd == "token":
         if args.action == "create":
             secret, token = await acc.create_token(args.name, args.description or "")
@@ -168,7 +161,30 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
         )
     elif cmd == "import":
         return await _import(registry, args)
+    elif cmd == "fsck":
+        return await _fsck(registry, args)
     return 0
+
+
+async def _fsck(registry: Registry, args: argparse.Namespace) -> int:
+    report = await fsck(
+        registry.storage,
+        repair=args.repair,
+        verify_hashes=not args.no_hashes,
+        min_orphan_age=args.min_orphan_age,
+        progress=progress,
+    )
+    for problem in report.problems:
+        print(f"PROBLEM {problem}")
+    for orphan in report.orphans:
+        state = "removed" if orphan in report.removed else "kept (young, or no --repair)"
+        print(f"ORPHAN  {orphan} {state}")
+    print(
+        f"checked {report.checked_files} files: {len(report.problems)} problems, "
+        f"{len(report.orphans)} orphans, {len(report.removed)} removed"
+    )
+    fixed_problems = args.repair and all(p.startswith("index:") for p in report.problems)
+    return 0 if not report.problems or fixed_problems else 1
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -206,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--private", action="store_const", const=True, help=Settings.HELP["private"])
     serve.add_argument("--max-upload-size", help=Settings.HELP["max_upload_size"])
     serve.add_argument("--freshness", type=float, help=Settings.HELP["freshness"])
+    serve.add_argument("--stale-if-error", type=float, help=Settings.HELP["stale_if_error"])
+    serve.add_argument(
+        "--single-writer", action="store_const", const=True, help=Settings.HELP["single_writer"]
+    )
+    serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
+    serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
@@ -247,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("project")
         p.add_argument("user")
         p.add_argument("--owner", action="store_true", help="as an owner rather than a maintainer")
+    fsck_p = sub.add_parser("fsck", parents=[common], help="check listed files against the store")
+    fsck_p.add_argument("--repair", action="store_true", help="remove old orphans, rebuild the index")
+    fsck_p.add_argument("--no-hashes", action="store_true", help="check existence and size only")
+    fsck_p.add_argument(
+        "--min-orphan-age",
+        type=float,
+        default=3600.0,
+        help="seconds an orphan must be old before --repair removes it (uploads in flight are young)",
+    )
     imp = sub.add_parser("import", parents=[common], help="bulk-import a folder of wheels and sdists")
     imp.add_argument("directory")
     imp.add_argument("--owner", help="user who owns newly created projects")

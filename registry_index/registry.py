@@ -21,8 +21,8 @@ from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload,
 from .metadata.extract import extract_metadata
 from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
 from .metadata.store import MetadataStore
-from .names import DistFilename, canonical_version, normalize
-from .storage import ObjectConflict, Storage, keys
+from .names import DistFilename, canonical_version, is_valid_name, normalize
+from .storage import ObjectConflict, Storage, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
 
 log = logging.getLogger("registry_index")
@@ -82,9 +82,9 @@ def can_write(project: Project | None, user: User) -> bool:
 
 
 class Registry:
-    def __init__(self, storage: Storage, *, freshness: float = 1.0) -> None:
+    def __init__(self, storage: Storage, *, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
         self.storage = storage
-        self.meta = MetadataStore(storage, freshness)
+        self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
 
     async def close(self) -> None:
@@ -307,10 +307,31 @@ class Registry:
         # The sidecar no longer lists them, so removing the objects cannot break a page.
         for entry in removed:
             artifact = keys.artifact(normalized, entry.sha256, entry.filename)
-            with contextlib.suppress(Exception):
-                await self.storage.delete(keys.core_metadata(artifact))
-                await self.storage.delete(artifact)
+            for key in (keys.core_metadata(artifact), artifact):
+                try:
+                    await self.storage.delete(key)
+                except StorageError:
+                    log.warning("could not delete %s; fsck --repair will", key)
         return [f.filename for f in removed]
+
+    async def remove_user(self, name: str) -> list[str]:
+        """Remove an account, its tokens, and its name from every project's roles."""
+        await self.accounts.remove_user(name)
+        touched: list[str] = []
+        async for info in self.storage.list("projects/"):
+            normalized = info.key.removeprefix("projects/").removesuffix(".json")
+            project, _ = await self.meta.project(normalized)
+            if project is None or (name not in project.owners and name not in project.maintainers):
+                continue
+            await self._mutate(
+                normalized,
+                lambda p: p.bump(
+                    owners=tuple(u for u in p.owners if u != name),
+                    maintainers=tuple(u for u in p.maintainers if u != name),
+                ),
+            )
+            touched.append(normalized)
+        return touched
 
 
 def _file_entry(
@@ -344,7 +365,8 @@ def _add_file(
     project: Project | None, name: str, metadata: Metadata, entry: FileEntry, user: User
 ) -> Project:
     if project is None:
-        project = Project(name=metadata.name, normalized=name, created=utc_now(), owners=(user.name,))
+        owners = (user.name,) if is_valid_name(user.name) else ()
+        project = Project(name=metadata.name, normalized=name, created=utc_now(), owners=owners)
     key = canonical_version(metadata.version)
     releases = dict(project.releases)
     release = releases.get(key)
@@ -364,11 +386,13 @@ def _add_file(
     return project.bump(name=metadata.name, releases=releases, files=(*project.files, entry))
 
 
-def form_from_filename(dist: DistFilename) -> Mapping[str, list[str]]:
+def form_from_filename(dist: DistFilename, digests: Digests) -> Mapping[str, list[str]]:
     """The form twine would send, for files imported from disk."""
     return {
         "name": [dist.project],
         "version": [str(dist.version)],
         "filetype": [dist.packagetype],
         "pyversion": [dist.python_tag],
+        "sha256_digest": [digests.sha256],
+        "blake2_256_digest": [digests.blake2b_256],
     }

@@ -40,6 +40,10 @@ class Settings:
     private: bool = False
     max_upload_size: int = 100 * 1024**2
     freshness: float = 1.0  # seconds a cached sidecar is trusted before revalidation
+    stale_if_error: float = 300.0
+    single_writer: bool = False
+    download: str = "proxy"
+    presign_expiry: int = 300
     log_level: str = "info"
 
     # name → (parser, help) for env vars and flags alike; the README table is made from this.
@@ -51,6 +55,10 @@ class Settings:
         "private": "require credentials for reads too (pip gets a 401 and retries with them)",
         "max_upload_size": "largest accepted file, e.g. 100M or 2G",
         "freshness": "seconds an instance trusts a cached sidecar before revalidating it",
+        "stale_if_error": "seconds a cached page may still be served while the store is unreachable",
+        "single_writer": "start on a store without conditional writes (only one process may write)",
+        "download": "proxy (stream files through the app) or redirect (to a presigned S3 URL)",
+        "presign_expiry": "lifetime in seconds of presigned download URLs (redirect mode)",
         "log_level": "uvicorn log level",
     }
 
@@ -78,6 +86,8 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             return raw
         if name == "max_upload_size":
             return _parse_size(raw)
+        if name == "download" and raw not in ("proxy", "redirect"):
+            raise ValueError(f"expected proxy or redirect, got {raw!r}")
         if kind in ("int", int):
             return int(raw)
         if kind in ("float", float):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_index.testing import Server, cli, client_env, run_server
+from registry_index.testing import S3Server, Server, cli, client_env, run_seaweedfs, run_server
 
 BIN = Path(sys.executable).parent
 
@@ -47,21 +47,36 @@ class Index:
     def url(self) -> str:
         return self.server.url
 
-    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return cli(*args, storage=self.storage, input=input, check=check)
 
-    def run(self, *cmd: str | Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *cmd: str | Path, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run a client tool (pip, uv, twine) in the isolated client environment."""
         return subprocess.run(
             [str(c) for c in cmd], env=self.env, capture_output=True, text=True, check=check, timeout=timeout
         )
 
-    def twine(self, *files: Path, account: Account | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def twine(
+        self, *files: Path, account: Account | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         acct = account or self.owner
         return self.run(
-            BIN / "twine", "upload", "--disable-progress-bar", "--non-interactive",
-            "--repository-url", self.upload, "-u", acct.name, "-p", acct.password,
-            *files, check=check,
+            BIN / "twine",
+            "upload",
+            "--disable-progress-bar",
+            "--non-interactive",
+            "--repository-url",
+            self.upload,
+            "-u",
+            acct.name,
+            "-p",
+            acct.password,
+            *files,
+            check=check,
         )
 
 
@@ -94,3 +109,15 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
 def fresh_index(tmp_path: Path) -> Iterator[Index]:
     """A server of the test's own, for tests that restart it or need an empty store."""
     yield from _start_index(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One real S3 server per test process; tests take their own buckets in it."""
+    tmp = tmp_path_factory.mktemp("seaweedfs")
+    with run_seaweedfs(tmp / "data", tmp / "weed.log") as server:
+        yield server
+
+
+def new_bucket(s3: S3Server) -> str:
+    return s3.create_bucket("ri-" + secrets.token_hex(6))

@@ -6,15 +6,21 @@ never point at different bytes.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from email.utils import format_datetime
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..context import context
 from ..errors import NotFound
-from ..storage import keys
+from ..storage import ObjectNotFound, keys
+
+log = logging.getLogger("registry_index")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -66,7 +72,11 @@ async def download(request: Request) -> Response:
     key = keys.artifact(project.normalized, entry.sha256, entry.filename)
     if is_metadata:
         key = keys.core_metadata(key)
-        blob = await ctx.registry.storage.get(key)
+        try:
+            blob = await ctx.registry.storage.get(key)
+        except ObjectNotFound:
+            log.error("listed metadata %s has no object; run registry-index fsck", key)
+            raise NotFound(f"No file {filename!r} here.") from None
         return Response(
             blob.data,
             media_type="application/octet-stream",
@@ -93,16 +103,32 @@ async def download(request: Request) -> Response:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size}"
     headers["Content-Length"] = str(end - start)
     media = _media_type(filename)
+    presign = getattr(ctx.registry.storage, "presigned_url", None)
+    if ctx.settings.download == "redirect" and presign is not None and request.method == "GET":
+        # The page lists this stable URL; only the redirect target is short-lived.
+        url = await presign(key, ctx.settings.presign_expiry, entry.filename)
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=30"})
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media)
     body = ctx.registry.storage.stream(key, start, end)
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=media)
+    try:
+        # Open the object before the status line goes out, so a missing one is a clean 404.
+        first = await anext(body)
+    except StopAsyncIteration:
+        first = b""
+    except ObjectNotFound:
+        log.error("listed file %s has no object; run registry-index fsck", key)
+        raise NotFound(f"No file {filename!r} here.") from None
+    return StreamingResponse(_chain(first, body), status_code=status, headers=headers, media_type=media)
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _http_date(iso: str) -> str:
-    from datetime import datetime
-    from email.utils import format_datetime
-
     return format_datetime(datetime.fromisoformat(iso.replace("Z", "+00:00")), usegmt=True)
 
 

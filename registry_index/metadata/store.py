@@ -9,18 +9,20 @@ seen everywhere within ``freshness`` seconds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..storage import ObjectConflict, ObjectNotFound, Storage, keys
+from ..storage import ObjectConflict, ObjectNotFound, Storage, StorageError, keys
 from .sidecar import Project, ProjectIndex, from_json, to_json
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 64
+log = logging.getLogger("registry_index")
 
 
 class Retry(Exception):
@@ -41,8 +43,10 @@ class CachedObjects(Generic[T]):
         decode: Callable[[bytes], T],
         encode: Callable[[T], bytes],
         freshness: float,
+        stale_if_error: float = 0.0,
     ) -> None:
         self.storage = storage
+        self.stale_if_error = stale_if_error
         self._decode = decode
         self._encode = encode
         self.freshness = freshness
@@ -61,7 +65,14 @@ class CachedObjects(Generic[T]):
             entry = self._cache.get(key)
             if entry is not None and time.monotonic() - entry.checked < self.freshness:
                 return entry.value, entry.etag
-            return await self._fetch(key, entry)
+            try:
+                return await self._fetch(key, entry)
+            except StorageError:
+                # The store is down: a recently confirmed copy beats a 503 for readers.
+                if entry is not None and time.monotonic() - entry.checked < self.stale_if_error:
+                    log.warning("store unreachable; serving %s as last seen", key)
+                    return entry.value, entry.etag
+                raise
 
     async def _fetch(self, key: str, entry: _Entry[T] | None) -> tuple[T | None, str | None]:
         now = time.monotonic()
@@ -114,11 +125,13 @@ class CachedObjects(Generic[T]):
 class MetadataStore:
     """Projects' sidecars and the project index, cached and conditionally written."""
 
-    def __init__(self, storage: Storage, freshness: float = 1.0) -> None:
+    def __init__(self, storage: Storage, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
         self.storage = storage
-        self.sidecars: CachedObjects[Project] = CachedObjects(storage, from_json, to_json, freshness)
+        self.sidecars: CachedObjects[Project] = CachedObjects(
+            storage, from_json, to_json, freshness, stale_if_error
+        )
         self.index: CachedObjects[ProjectIndex] = CachedObjects(
-            storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness
+            storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness, stale_if_error
         )
 
     async def project(self, normalized: str) -> tuple[Project | None, str | None]:

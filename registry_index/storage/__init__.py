@@ -20,7 +20,7 @@ __all__ = [
 
 
 def open_storage(spec: str) -> Storage:
-    """``memory:`` for a throwaway store, otherwise a local directory path."""
+    """``s3://BUCKET[/PREFIX]``, ``memory:`` for a throwaway store, or a local directory."""
     if spec == "memory:":
         return MemoryStorage()
     if spec.startswith("s3://"):

@@ -37,6 +37,7 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
+    modified: float = 0.0  # seconds since the epoch; fsck leaves young orphans alone
 
 
 @dataclass(frozen=True, slots=True)

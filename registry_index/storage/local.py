@@ -90,7 +90,7 @@ class LocalStorage:
             raise ObjectNotFound(key) from None
         except OSError as exc:
             raise StorageError(f"stat {key!r}: {exc}") from exc
-        return ObjectInfo(key, st.st_size, _etag(st))
+        return ObjectInfo(key, st.st_size, _etag(st), st.st_mtime)
 
     async def head(self, key: str) -> ObjectInfo:
         return await to_thread.run_sync(self._head_sync, key)
@@ -210,7 +210,7 @@ class LocalStorage:
                     st = os.stat(os.path.join(dirpath, name))
                 except FileNotFoundError:
                     continue
-                out.append(ObjectInfo(key, st.st_size, _etag(st)))
+                out.append(ObjectInfo(key, st.st_size, _etag(st), st.st_mtime))
         out.sort(key=lambda o: o.key)
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ _counter = itertools.count()
 class MemoryStorage:
     def __init__(self) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self._modified: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStorage({len(self._objects)} objects)"
@@ -53,6 +55,7 @@ class MemoryStorage:
             raise ObjectConflict(key)
         etag = self._new_etag(data)
         self._objects[key] = (bytes(data), etag)
+        self._modified[key] = time.time()
         return etag
 
     async def put_file(self, key: str, path: Path, *, create_only: bool = False) -> ObjectInfo:
@@ -66,11 +69,12 @@ class MemoryStorage:
 
     async def delete(self, key: str) -> None:
         self._objects.pop(key, None)
+        self._modified.pop(key, None)
 
     async def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
         for key in sorted(k for k in self._objects if k.startswith(prefix)):
             data, etag = self._objects[key]
-            yield ObjectInfo(key, len(data), etag)
+            yield ObjectInfo(key, len(data), etag, self._modified.get(key, 0.0))
 
     async def close(self) -> None:
         return None

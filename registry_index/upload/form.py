@@ -41,6 +41,13 @@ class UploadForm:
             self.path = None
 
 
+def human_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.4g} {unit}"
+    return f"{size} bytes"
+
+
 class _Hasher:
     def __init__(self, fh: IO[bytes]) -> None:
         self.fh = fh
@@ -75,6 +82,7 @@ class _Collector:
         self._value = bytearray()
         self._text_bytes = 0
         self.error: str | None = None
+        self.complete = False
 
     def on_part_begin(self) -> None:
         self._headers = {}
@@ -92,7 +100,13 @@ class _Collector:
         self._header_value = b""
 
     def on_headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        disposition = self._headers.get(b"content-disposition", b"")
+        if b"\\" in disposition:
+            # python-multipart keeps only the tail of a Windows path (an old IE workaround),
+            # which would hide a path in the filename from our own check.
+            self.error = "Invalid filename: '/', '\\' and '..' are not allowed."
+            return
+        _, params = parse_options_header(disposition)
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         self._is_file = filename is not None
@@ -114,7 +128,7 @@ class _Collector:
             self.form.size += end - start
             if self.form.size > self.limit:
                 self.error = (
-                    f"File too large. The limit of this index is {self.limit // 1024**2} MiB "
+                    f"File too large. The limit of this index is {human_size(self.limit)} "
                     f"({self.limit} bytes); ask the operator to raise --max-upload-size."
                 )
                 return
@@ -125,6 +139,9 @@ class _Collector:
                 self.error = "The form's text fields are too large."
                 return
             self._value += data[start:end]
+
+    def on_end(self) -> None:
+        self.complete = True
 
     def on_part_end(self) -> None:
         if not self._is_file and self._name:
@@ -153,6 +170,7 @@ async def parse_upload(
             "on_headers_finished",
             "on_part_data",
             "on_part_end",
+            "on_end",
         )
     }
     parser = MultipartParser(_boundary(content_type), callbacks)  # type: ignore[arg-type]
@@ -171,6 +189,10 @@ async def parse_upload(
             parser.finalize()
             if collector.error:
                 raise InvalidUpload([collector.error])
+            if not collector.complete:
+                raise InvalidUpload(
+                    ["The upload ended before its closing multipart boundary: it was cut off; retry."]
+                )
         if collector.form.filename is not None:
             collector.form.digests = hasher.digests()
         return collector.form

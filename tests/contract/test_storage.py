@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from registry_index.storage import (
     LocalStorage,
@@ -16,11 +19,30 @@ from registry_index.storage import (
     ObjectNotFound,
     Storage,
 )
+from registry_index.storage.s3 import S3Storage
+from registry_index.testing import S3Server
+from tests.conftest import new_bucket
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "s3-moto", "s3-seaweedfs"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    store: Storage = MemoryStorage() if request.param == "memory" else LocalStorage(tmp_path / "s")
+    store: Storage
+    if request.param == "memory":
+        store = MemoryStorage()
+    elif request.param == "local":
+        store = LocalStorage(tmp_path / "s")
+    elif request.param == "s3-moto":
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="contract")
+            # A small part size exercises multipart uploads with small test files.
+            store = S3Storage("contract", "pre/fix", client=client, part_size=5 * 1024 * 1024)
+            yield store
+            await store.close()
+            return
+    else:
+        s3: S3Server = request.getfixturevalue("seaweedfs")
+        store = S3Storage(new_bucket(s3), "pre", client=s3.client(), part_size=5 * 1024 * 1024)
     yield store
     await store.close()
 
@@ -91,7 +113,7 @@ async def test_delete(storage: Storage) -> None:
 
 
 async def test_large_streamed_object_and_ranges(storage: Storage, tmp_path: Path) -> None:
-    data = bytes(range(256)) * 8192  # 2 MiB, several chunks
+    data = os.urandom(6 * 1024 * 1024 + 123)  # over one S3 part, several stream chunks
     src = tmp_path / "big.bin"
     src.write_bytes(data)
     info = await storage.put_file("files/big.bin", src, create_only=True)
@@ -140,7 +162,7 @@ def _increment_many(root: str, n: int) -> None:
     asyncio.run(run())
 
 
-def _create_once(root: str, results: "multiprocessing.Queue[bool]") -> None:
+def _create_once(root: str, results: multiprocessing.Queue[bool]) -> None:
     async def run() -> bool:
         try:
             await LocalStorage(root).put("once", b"x", create_only=True)

@@ -46,14 +46,20 @@ def form_for(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, bytes, st
     data = path.read_bytes()
     name, version = path.name.split("-")[:2]
     fields = {
-        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
-        "filetype": "bdist_wheel", "pyversion": "py3",
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel",
+        "pyversion": "py3",
         "sha256_digest": hashlib.sha256(data).hexdigest(),
     }
     return fields, {"content": (path.name, data, "application/octet-stream")}
 
 
-async def test_upload_requires_credentials(setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path) -> None:
+async def test_upload_requires_credentials(
+    setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path
+) -> None:
     client, _, _ = setup
     fields, files = form_for(build_wheel(tmp_path, WheelSpec("p", "1.0")))
     resp = await client.post("/legacy/", data=fields, files=files)
@@ -71,7 +77,10 @@ async def test_json_errors_for_clients_preferring_json(
     fields, files = form_for(build_wheel(tmp_path, WheelSpec("p", "1.0")))
     fields["sha256_digest"] = "0" * 64
     resp = await client.post(
-        "/legacy/", data=fields, files=files, auth=("alice", "alice-password"),
+        "/legacy/",
+        data=fields,
+        files=files,
+        auth=("alice", "alice-password"),
         headers={"Accept": "application/json;q=0.9, text/plain;q=0.8"},
     )
     assert resp.status_code == 400
@@ -79,7 +88,9 @@ async def test_json_errors_for_clients_preferring_json(
     assert "sha256_digest" in resp.json()["message"]
 
 
-async def test_upload_over_limit_is_400_and_streams(setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path) -> None:
+async def test_upload_over_limit_is_400_and_streams(
+    setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path
+) -> None:
     client, registry, _ = setup
     big = build_wheel(tmp_path, WheelSpec("big", "1.0", files={"big/blob.bin": os.urandom(200 * 1024)}))
     fields, files = form_for(big)
@@ -92,7 +103,9 @@ async def test_redirects_and_404(setup: tuple[httpx.AsyncClient, Registry, Outag
     client, _, _ = setup
     fields, files = form_for(build_wheel(tmp_path, WheelSpec("Foo.Bar_baz", "1.0")))
     fields["name"] = "Foo.Bar_baz"
-    assert (await client.post("/", data=fields, files=files, auth=("alice", "alice-password"))).status_code == 200
+    assert (
+        await client.post("/", data=fields, files=files, auth=("alice", "alice-password"))
+    ).status_code == 200
     resp = await client.get("/simple/Foo.Bar_baz/?format=x")
     assert resp.status_code == 301 and resp.headers["location"].endswith("/simple/foo-bar-baz/?format=x")
     assert (await client.get("/simple/foo-bar-baz/")).status_code == 200
@@ -100,7 +113,9 @@ async def test_redirects_and_404(setup: tuple[httpx.AsyncClient, Registry, Outag
     assert (await client.get("/simple/foo-bar-baz/")).headers["vary"] == "Accept"
 
 
-async def test_store_outage_is_503_with_retry_after(setup: tuple[httpx.AsyncClient, Registry, Outage]) -> None:
+async def test_store_outage_is_503_with_retry_after(
+    setup: tuple[httpx.AsyncClient, Registry, Outage],
+) -> None:
     client, _, storage = setup
     storage.down = True
     resp = await client.get("/simple/")

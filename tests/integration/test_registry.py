@@ -11,7 +11,7 @@ import pytest
 from registry_index.auth.accounts import User
 from registry_index.errors import FileAlreadyExists, Forbidden, InvalidUpload, NotFound
 from registry_index.registry import Registry, Upload
-from registry_index.storage import MemoryStorage, ObjectConflict, StorageError
+from registry_index.storage import MemoryStorage, StorageError
 from registry_index.testing import WheelSpec, build_sdist, build_wheel
 from registry_index.upload.validate import Digests
 
@@ -29,10 +29,14 @@ def staged(path: Path, **form_overrides: str) -> Upload:
     name, version = path.name.split("-")[:2]
     version = version.removesuffix(".tar.gz")
     form = {
-        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": name,
+        "version": version,
         "filetype": "bdist_wheel" if path.suffix == ".whl" else "sdist",
         "pyversion": "py3" if path.suffix == ".whl" else "source",
-        "sha256_digest": digests.sha256, "blake2_256_digest": digests.blake2b_256,
+        "sha256_digest": digests.sha256,
+        "blake2_256_digest": digests.blake2b_256,
     } | form_overrides
     return Upload(path.name, path, len(data), digests, {k: [v] for k, v in form.items()})
 
@@ -65,7 +69,7 @@ async def test_identical_reupload_is_a_no_op_and_different_bytes_conflict(tmp_pa
     other = tmp_path / "other"
     other.mkdir()
     changed = build_wheel(other, WheelSpec("same", "1.0", summary="changed"))
-    with pytest.raises(FileAlreadyExists, match="^File already exists"):
+    with pytest.raises(FileAlreadyExists, match=r"^File already exists"):
         await registry.publish(ALICE, staged(changed))
 
 
@@ -96,7 +100,9 @@ async def test_non_owner_is_refused_until_added(tmp_path: Path) -> None:
 class FailingSidecarWrites(MemoryStorage):
     """Artifact writes succeed, every sidecar write fails: the upload must leave no trace."""
 
-    async def put(self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None) -> str:
+    async def put(
+        self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
+    ) -> str:
         if key.startswith("projects/"):
             raise StorageError("store went away")
         return await super().put(key, data, create_only=create_only, if_match=if_match)

@@ -28,8 +28,18 @@ def test_parse_wheel_and_sdist() -> None:
 
 @pytest.mark.parametrize(
     "filename",
-    ["../evil-1.0.tar.gz", "a/b-1.0.tar.gz", "a\\b-1.0.tar.gz", "x-1.0.exe", "x-1.0.egg", "notawheel.whl",
-     "x-1.0-py3.whl", "x-notaversion.tar.gz", "", "x\x00-1.0.tar.gz"],
+    [
+        "../evil-1.0.tar.gz",
+        "a/b-1.0.tar.gz",
+        "a\\b-1.0.tar.gz",
+        "x-1.0.exe",
+        "x-1.0.egg",
+        "notawheel.whl",
+        "x-1.0-py3.whl",
+        "x-notaversion.tar.gz",
+        "",
+        "x\x00-1.0.tar.gz",
+    ],
 )
 def test_bad_filenames(filename: str) -> None:
     with pytest.raises(InvalidFilename):

@@ -8,9 +8,16 @@ from registry_index.simple import build, render
 
 def _entry(filename: str, version: str, **kw: object) -> FileEntry:
     base = dict(
-        filename=filename, version=version, packagetype="bdist_wheel", python_version="py3",
-        sha256="a" * 64, blake2b_256="b" * 64, md5="c" * 32, size=10,
-        upload_time="2026-01-02T03:04:05.123456Z", uploader="alice",
+        filename=filename,
+        version=version,
+        packagetype="bdist_wheel",
+        python_version="py3",
+        sha256="a" * 64,
+        blake2b_256="b" * 64,
+        md5="c" * 32,
+        size=10,
+        upload_time="2026-01-02T03:04:05.123456Z",
+        uploader="alice",
     )
     base.update(kw)
     return FileEntry(**base)  # type: ignore[arg-type]
@@ -25,8 +32,9 @@ def _project(**kw: object) -> Project:
         "1": Release("1.0"),
         "0.9": Release("0.9", yanked=True, yanked_reason='broken <"&> build'),
     }
-    return Project(name="Demo", normalized="demo", created="x", files=files, releases=releases,
-                   serial=3, **kw)  # type: ignore[arg-type]
+    return Project(
+        name="Demo", normalized="demo", created="x", files=files, releases=releases, serial=3, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_project_json_shape() -> None:
@@ -70,15 +78,20 @@ def test_index_hides_quarantined_and_sorts() -> None:
     index = ProjectIndex({"b": "B", "a": "A.x", "q": "Q"}, frozenset({"q"}))
     doc = build.build_index(index)
     assert json.loads(render.index_json(doc)) == {
-        "meta": {"api-version": "1.4"}, "projects": [{"name": "A.x"}, {"name": "B"}],
+        "meta": {"api-version": "1.4"},
+        "projects": [{"name": "A.x"}, {"name": "B"}],
     }
     html = render.index_html(doc, "/simple/").decode()
     assert '<a href="/simple/a/">A.x</a>' in html and "/simple/q/" not in html
 
 
 def test_filename_is_percent_encoded_in_url() -> None:
-    project = Project(name="d", normalized="d", created="x",
-                      files=(_entry("d-1.0+local-py3-none-any.whl", "1.0+local"),),
-                      releases={"1+local": Release("1.0+local")})
+    project = Project(
+        name="d",
+        normalized="d",
+        created="x",
+        files=(_entry("d-1.0+local-py3-none-any.whl", "1.0+local"),),
+        releases={"1+local": Release("1.0+local")},
+    )
     doc = build.build_project(project)
     assert doc["files"][0]["url"].endswith("/d-1.0%2Blocal-py3-none-any.whl")

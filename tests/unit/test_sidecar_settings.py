@@ -3,16 +3,31 @@ from __future__ import annotations
 import pytest
 
 from registry_index.metadata.sidecar import (
-    FileEntry, Project, ProjectIndex, Release, SidecarError, from_json, to_json, utc_now,
+    FileEntry,
+    Project,
+    ProjectIndex,
+    Release,
+    SidecarError,
+    from_json,
+    to_json,
+    utc_now,
 )
 from registry_index.settings import Settings, SettingsError
 
 
 def test_sidecar_round_trip() -> None:
-    entry = FileEntry("x-1.0.tar.gz", "1.0", "sdist", "source", "a" * 64, "b" * 64, "c" * 32, 5,
-                      utc_now(), "alice")
-    project = Project("X", "x", utc_now(), owners=("alice",), releases={"1": Release("1.0", summary="s")},
-                      files=(entry,), serial=2)
+    entry = FileEntry(
+        "x-1.0.tar.gz", "1.0", "sdist", "source", "a" * 64, "b" * 64, "c" * 32, 5, utc_now(), "alice"
+    )
+    project = Project(
+        "X",
+        "x",
+        utc_now(),
+        owners=("alice",),
+        releases={"1": Release("1.0", summary="s")},
+        files=(entry,),
+        serial=2,
+    )
     data = to_json(project)
     assert b'"schema":1' in data
     assert from_json(data) == project
@@ -35,8 +50,12 @@ def test_utc_now_ends_in_z() -> None:
 
 
 def test_settings_precedence() -> None:
-    env = {"REGISTRY_INDEX_PORT": "9000", "REGISTRY_INDEX_PRIVATE": "true",
-           "REGISTRY_INDEX_MAX_UPLOAD_SIZE": "2G", "REGISTRY_INDEX_STORAGE": "/srv/x"}
+    env = {
+        "REGISTRY_INDEX_PORT": "9000",
+        "REGISTRY_INDEX_PRIVATE": "true",
+        "REGISTRY_INDEX_MAX_UPLOAD_SIZE": "2G",
+        "REGISTRY_INDEX_STORAGE": "/srv/x",
+    }
     settings = Settings.from_env(env)
     assert (settings.port, settings.private, settings.max_upload_size) == (9000, True, 2 * 1024**3)
     assert settings.with_overrides(port=9001, storage=None).port == 9001

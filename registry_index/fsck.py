@@ -1,0 +1,135 @@
+"""Check every listed file against its object, and find objects nothing lists.
+
+A listed file must exist with the listed size and sha256; that is the promise uploads
+keep. Orphans (objects no sidecar lists) are what a killed upload leaves behind: harmless,
+reported, and removed with --repair once older than ``min_orphan_age`` so an upload in
+flight on another instance is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .metadata.sidecar import ProjectIndex, SidecarError, from_json
+from .storage import ObjectNotFound, Storage, keys
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class FsckReport:
+    checked_files: int = 0
+    problems: list[str] = field(default_factory=list)  # listed but missing or wrong
+    orphans: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    index_fixed: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems and not self.orphans
+
+
+async def _sha256(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+    async for chunk in storage.stream(key):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def fsck(
+    storage: Storage,
+    *,
+    repair: bool = False,
+    verify_hashes: bool = True,
+    min_orphan_age: float = 3600.0,
+    progress: Progress | None = None,
+) -> FsckReport:
+    report = FsckReport()
+    sidecar_keys = [info.key async for info in storage.list("projects/")]
+    listed: set[str] = set()
+    names: dict[str, str] = {}
+    hidden: set[str] = set()
+    for n, key in enumerate(sidecar_keys, 1):
+        try:
+            project = from_json((await storage.get(key)).data)
+        except (SidecarError, ObjectNotFound) as exc:
+            report.problems.append(f"{key}: unreadable sidecar: {exc}")
+            continue
+        names[project.normalized] = project.name
+        if project.status == "quarantined":
+            hidden.add(project.normalized)
+        for entry in project.files:
+            report.checked_files += 1
+            artifact = keys.artifact(project.normalized, entry.sha256, entry.filename)
+            listed.add(artifact)
+            try:
+                info = await storage.head(artifact)
+            except ObjectNotFound:
+                report.problems.append(f"{project.normalized}/{entry.filename}: listed but missing")
+                continue
+            if info.size != entry.size:
+                report.problems.append(
+                    f"{project.normalized}/{entry.filename}: size {info.size}, listed {entry.size}"
+                )
+            elif verify_hashes and await _sha256(storage, artifact) != entry.sha256:
+                report.problems.append(f"{project.normalized}/{entry.filename}: sha256 mismatch")
+            if entry.core_metadata_sha256:
+                meta_key = keys.core_metadata(artifact)
+                listed.add(meta_key)
+                try:
+                    ok = await _sha256(storage, meta_key) == entry.core_metadata_sha256
+                except ObjectNotFound:
+                    ok = False
+                if not ok:
+                    report.problems.append(
+                        f"{project.normalized}/{entry.filename}.metadata: missing or wrong"
+                    )
+            else:
+                listed.add(keys.core_metadata(artifact))  # sdists keep PKG-INFO beside them
+        if progress:
+            progress(n, len(sidecar_keys), project.normalized)
+
+    now = time.time()
+    async for info in storage.list("files/"):
+        if info.key in listed:
+            continue
+        report.orphans.append(info.key)
+        if repair and now - info.modified >= min_orphan_age:
+            await storage.delete(info.key)
+            report.removed.append(info.key)
+
+    await _check_index(storage, names, hidden, repair, report)
+    abort = getattr(storage, "abort_stale_uploads", None)
+    if repair and abort is not None:
+        await abort(min_orphan_age)
+    return report
+
+
+async def _check_index(
+    storage: Storage, names: dict[str, str], hidden: set[str], repair: bool, report: FsckReport
+) -> None:
+    try:
+        blob = await storage.get(keys.PROJECT_INDEX)
+        index, etag = ProjectIndex.from_json(blob.data), blob.etag
+    except ObjectNotFound:
+        index, etag = ProjectIndex(), None
+    expected = ProjectIndex(names, frozenset(hidden))
+    if index == expected:
+        return
+    missing = sorted(set(names) - set(index.projects))
+    extra = sorted(set(index.projects) - set(names))
+    for name in missing:
+        report.problems.append(f"index: project {name} has a sidecar but is not listed")
+    for name in extra:
+        report.problems.append(f"index: project {name} is listed but has no sidecar")
+    if not missing and not extra:
+        report.problems.append("index: display names or quarantine flags are out of date")
+    if repair:
+        if etag is None:
+            await storage.put(keys.PROJECT_INDEX, expected.to_json(), create_only=True)
+        else:
+            await storage.put(keys.PROJECT_INDEX, expected.to_json(), if_match=etag)
+        report.index_fixed = missing + extra
