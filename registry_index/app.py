@@ -34,7 +34,7 @@ async def readyz(request: Request) -> Response:
     """Ready when the store answers; a load balancer takes the instance out otherwise."""
     ctx = context(request)
     try:
-        await ctx.registry.index()
+        await ctx.registry.check_store()
     except StorageError as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
     return JSONResponse({"status": "ready"})

@@ -22,7 +22,7 @@ from .metadata.extract import extract_metadata
 from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
 from .metadata.store import MetadataStore
 from .names import DistFilename, canonical_version, is_valid_name, normalize
-from .storage import ObjectConflict, Storage, StorageError, keys
+from .storage import ObjectConflict, ObjectNotFound, Storage, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
 
 log = logging.getLogger("registry_index")
@@ -104,6 +104,11 @@ class Registry:
     async def index(self) -> tuple[ProjectIndex, str]:
         return await self.meta.project_index()
 
+    async def check_store(self) -> None:
+        """One direct round trip to the store, bypassing every cache (readiness probes)."""
+        with contextlib.suppress(ObjectNotFound):
+            await self.storage.head(keys.PROJECT_INDEX)
+
     # -- publishing --------------------------------------------------------------------
 
     def _inspect(self, upload: Upload) -> tuple[DistFilename, Metadata, bytes]:
@@ -177,15 +182,23 @@ class Registry:
             )
         if project is None:
             return
+        existing = project.file(dist.filename)
+        if existing is not None and existing.sha256 == digests.sha256:
+            return  # an identical re-upload is a no-op, whatever the project's status
         if project.status in ("archived", "quarantined"):
             raise InvalidUpload([f"Project {project.name!r} is {project.status}: it takes no new uploads."])
-        existing = project.file(dist.filename)
-        if existing is not None and existing.sha256 != digests.sha256:
+        if existing is not None:
             raise FileAlreadyExists(
                 f"File already exists: {dist.filename!r} was uploaded before with different "
                 f"content (sha256 {existing.sha256}). Files are immutable: bump the version."
             )
-        if existing is None and dist.packagetype == "sdist":
+        twin = next((f for f in project.files if f.sha256 == digests.sha256), None)
+        if twin is not None:
+            raise FileAlreadyExists(
+                f"File already exists: these bytes were uploaded before as {twin.filename!r}; "
+                "a file cannot be listed twice under different names."
+            )
+        if dist.packagetype == "sdist":
             version = canonical_version(dist.version)
             for f in project.files:
                 if f.packagetype == "sdist" and canonical_version(f.version) == version:

@@ -185,10 +185,14 @@ def build_sdist(
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(below: int = 65536) -> int:
+    """A free loopback port; ``below`` leaves room for servers that derive port + 10000."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port < below:
+            return port
 
 
 def client_env(home: Path) -> dict[str, str]:
@@ -286,17 +290,22 @@ def run_server(
 
 
 def cli(
-    *args: str, storage: str, input: str | None = None, check: bool = True
+    *args: str,
+    storage: str,
+    input: str | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the registry-index CLI as a user would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
+    run_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "registry_index", *args, "--storage", storage],
         input=input,
         capture_output=True,
         text=True,
         check=check,
-        env=env,
+        env=run_env,
     )
 
 
@@ -308,6 +317,7 @@ class S3Server:
     access_key: str
     secret_key: str
     process: subprocess.Popen[bytes]
+    ports: dict[str, int] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """The standard AWS variables a registry-index process needs to reach it."""
@@ -347,27 +357,44 @@ def weed_binary() -> str:
 
 
 @contextlib.contextmanager
-def run_seaweedfs(data_dir: Path, log: Path, timeout: float = 60) -> Iterator[S3Server]:
-    """``weed mini`` bound to 127.0.0.1 with telemetry off and every port chosen free."""
+def run_seaweedfs(
+    data_dir: Path,
+    log: Path,
+    timeout: float = 60,
+    *,
+    reuse: S3Server | None = None,
+) -> Iterator[S3Server]:
+    """``weed mini`` bound to 127.0.0.1 with telemetry off and every port chosen free.
+
+    ``reuse`` restarts a stopped server on the same ports, data and credentials.
+    """
     import secrets
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = {
-        name: free_port()
-        for name in (
-            "s3.port",
-            "s3.port.grpc",
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-        )
-    }
-    access, secret = "ri" + secrets.token_hex(8), secrets.token_urlsafe(24)
+    ports = (
+        reuse.ports
+        if reuse is not None
+        else {
+            name: free_port(below=55000)
+            for name in (
+                "s3.port",
+                "s3.port.grpc",
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "admin.port",
+                "admin.port.grpc",
+            )
+        }
+    )
+    access, secret = (
+        (reuse.access_key, reuse.secret_key)
+        if reuse is not None
+        else ("ri" + secrets.token_hex(8), secrets.token_urlsafe(24))
+    )
     args = [
         weed_binary(),
         "mini",
@@ -384,7 +411,7 @@ def run_seaweedfs(data_dir: Path, log: Path, timeout: float = 60) -> Iterator[S3
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret}
     with open(log, "ab") as log_fh:
         process = subprocess.Popen(args, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
-    server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access, secret, process)
+    server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access, secret, process, ports)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -405,3 +432,24 @@ def run_seaweedfs(data_dir: Path, log: Path, timeout: float = 60) -> Iterator[S3
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def legacy_form(path: Path, **overrides: str) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    """The multipart form twine sends for ``path``, for raw-HTTP upload tests."""
+    from .names import parse_dist_filename
+
+    data = path.read_bytes()
+    dist = parse_dist_filename(path.name)
+    fields = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": dist.project,
+        "version": str(dist.version),
+        "filetype": dist.packagetype,
+        "pyversion": dist.python_tag,
+        "metadata_version": "2.1",
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
+    }
+    fields.update(overrides)
+    return fields, {"content": (path.name, data, "application/octet-stream")}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ class Index:
     admin: Account
     env: dict[str, str]
     home: Path
+    backend: str = "local"
+    server_env: dict[str, str] = field(default_factory=dict)  # AWS variables on S3
 
     @property
     def simple(self) -> str:
@@ -50,7 +53,11 @@ class Index:
     def cli(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        return cli(*args, storage=self.storage, input=input, check=check)
+        return cli(*args, storage=self.storage, input=input, check=check, env=self.server_env)
+
+    def start_server(self, log: Path, *args: str) -> contextlib.AbstractContextManager[Server]:
+        """Another server process on the same store (restarts, several instances)."""
+        return run_server(self.storage, log, *args, env=self.server_env)
 
     def run(
         self, *cmd: str | Path, check: bool = True, timeout: float = 300
@@ -80,35 +87,44 @@ class Index:
         )
 
 
-def make_account(storage: str, name: str, *, admin: bool = False) -> Account:
+def make_account(storage: str, name: str, env: dict[str, str], *, admin: bool = False) -> Account:
     password = secrets.token_urlsafe(16)
     args = ["user", "add", name, "--password-stdin"] + (["--admin"] if admin else [])
-    cli(*args, storage=storage, input=password + "\n")
-    token = cli("token", "create", name, storage=storage).stdout.strip().splitlines()[-1]
+    cli(*args, storage=storage, input=password + "\n", env=env)
+    token = cli("token", "create", name, storage=storage, env=env).stdout.strip().splitlines()[-1]
     return Account(name, password, token)
 
 
-def _start_index(tmp: Path, *extra: str) -> Iterator[Index]:
-    storage = str(tmp / "store")
-    owner = make_account(storage, "alice")
-    other = make_account(storage, "bob")
-    admin = make_account(storage, "root", admin=True)
+def _start_index(tmp: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Index]:
+    server_env: dict[str, str] = {}
+    if backend == "s3":
+        s3: S3Server = request.getfixturevalue("seaweedfs")
+        storage = f"s3://{new_bucket(s3)}/index"
+        server_env = s3.env()
+    else:
+        storage = str(tmp / "store")
+    owner = make_account(storage, "alice", server_env)
+    other = make_account(storage, "bob", server_env)
+    admin = make_account(storage, "root", server_env, admin=True)
     home = tmp / "home"
     home.mkdir()
-    with run_server(storage, tmp / "server.log", *extra) as server:
-        yield Index(server, storage, owner, other, admin, client_env(home), home)
+    with run_server(storage, tmp / "server.log", env=server_env) as server:
+        yield Index(server, storage, owner, other, admin, client_env(home), home, backend, server_env)
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
-    """One server per test module; tests use distinct project names."""
-    yield from _start_index(tmp_path_factory.mktemp("index"))
+BACKENDS = ["local", "s3"]
 
 
-@pytest.fixture()
-def fresh_index(tmp_path: Path) -> Iterator[Index]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """One server per test module and backend; tests use distinct project names."""
+    yield from _start_index(tmp_path_factory.mktemp("index"), request.param, request)
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
     """A server of the test's own, for tests that restart it or need an empty store."""
-    yield from _start_index(tmp_path)
+    yield from _start_index(tmp_path, request.param, request)
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ async def download(request: Request) -> Response:
     presign = getattr(ctx.registry.storage, "presigned_url", None)
     if ctx.settings.download == "redirect" and presign is not None and request.method == "GET":
         # The page lists this stable URL; only the redirect target is short-lived.
-        url = await presign(key, ctx.settings.presign_expiry, entry.filename)
+        url = await presign(key, ctx.settings.presign_expiry)
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=30"})
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media)

@@ -10,10 +10,21 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata
+from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, parse_email
 from packaging.utils import canonicalize_name
 
 from ..names import DistFilename
+
+# InvalidMetadata names fields by their email header; RawMetadata keys differ.
+_RAW_TO_EMAIL = {
+    "license_files": "license-file",
+    "license_expression": "license-expression",
+    "import_names": "import-name",
+    "import_namespaces": "import-namespace",
+    "dynamic": "dynamic",
+    "provides_extra": "provides-extra",
+    "description_content_type": "description-content-type",
+}
 
 MAX_METADATA_BYTES = 4 * 1024 * 1024
 
@@ -25,14 +36,33 @@ class Extracted:
 
 
 def _parse(raw: bytes, source: str, problems: list[str]) -> Metadata | None:
+    parsed, unparsed = parse_email(raw)
+    errors: list[Exception] = [
+        InvalidMetadata(name, f"unrecognized or malformed field {name!r}") for name in unparsed
+    ]
     try:
-        return Metadata.from_email(raw, validate=True)
+        metadata = Metadata.from_raw(parsed, validate=True)
     except ExceptionGroup as group:
-        details = "; ".join(str(e) for e in group.exceptions)
-        problems.append(f"Invalid core metadata in {source}: {details}")
+        # Older setuptools and hatchling wrote License-File / License-Expression under
+        # Metadata-Version 2.1-2.3; PyPI and twine accept such files, so validate the rest.
+        late = {
+            e.field
+            for e in group.exceptions
+            if isinstance(e, InvalidMetadata) and "introduced in metadata version" in str(e)
+        }
+        trimmed = {k: v for k, v in parsed.items() if k not in late and _RAW_TO_EMAIL.get(k) not in late}
+        try:
+            metadata = Metadata.from_raw(trimmed, validate=True)  # type: ignore[arg-type]
+        except ExceptionGroup as again:
+            errors.extend(again.exceptions)
+            metadata = None
     except (InvalidMetadata, ValueError) as exc:
-        problems.append(f"Invalid core metadata in {source}: {exc}")
-    return None
+        errors.append(exc)
+        metadata = None
+    if errors:
+        problems.append(f"Invalid core metadata in {source}: " + "; ".join(str(e) for e in errors))
+        return None
+    return metadata
 
 
 def _wheel_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extracted | None:

@@ -24,5 +24,7 @@ def open_storage(spec: str) -> Storage:
     if spec == "memory:":
         return MemoryStorage()
     if spec.startswith("s3://"):
-        raise ValueError(f"--storage {spec}: the S3 backend is not in this build yet; use a local directory")
+        from .s3 import S3Storage  # boto3 is imported only when S3 is used
+
+        return S3Storage.from_url(spec)
     return LocalStorage(spec)

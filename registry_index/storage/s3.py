@@ -230,10 +230,10 @@ class S3Storage:
             if not token:
                 return
 
-    async def presigned_url(self, key: str, expires: int, filename: str | None = None) -> str:
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+    async def presigned_url(self, key: str, expires: int) -> str:
+        # No response-content-disposition: the filename is already the key's last segment,
+        # and some S3 servers (SeaweedFS 4.x) mis-verify signatures that include it.
+        params = {"Bucket": self.bucket, "Key": self._key(key)}
         return str(
             await self._run(
                 key,

@@ -13,7 +13,7 @@ import pytest
 from registry_index.app import create_app
 from registry_index.registry import Registry
 from registry_index.settings import Settings
-from registry_index.storage import Blob, MemoryStorage, StorageError
+from registry_index.storage import Blob, MemoryStorage, ObjectInfo, StorageError
 from registry_index.testing import WheelSpec, build_wheel
 
 
@@ -29,6 +29,11 @@ class Outage(MemoryStorage):
         if self.down:
             raise StorageError("connection refused")
         return await super().get_if_changed(key, etag)
+
+    async def head(self, key: str) -> ObjectInfo:
+        if self.down:
+            raise StorageError("connection refused")
+        return await super().head(key)
 
 
 @pytest.fixture()

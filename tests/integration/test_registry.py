@@ -205,3 +205,14 @@ async def test_password_verify_cached_not_rehashed(monkeypatch: pytest.MonkeyPat
     for _ in range(5):
         assert await registry.accounts.check_password("dave", "a long password")
     assert calls == 1
+
+
+async def test_same_bytes_under_another_filename_refused(tmp_path: Path) -> None:
+    registry = Registry(MemoryStorage())
+    wheel = build_wheel(tmp_path, WheelSpec("twin", "1.0"))
+    await registry.publish(ALICE, staged(wheel))
+    renamed = tmp_path / "Twin-1.0-py3-none-any.whl"
+    renamed.write_bytes(wheel.read_bytes())
+    with pytest.raises(FileAlreadyExists, match="uploaded before as"):
+        await registry.publish(ALICE, staged(renamed))
+    assert len((await registry.project("twin")).files) == 1

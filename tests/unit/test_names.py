@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from registry_index.metadata.extract import _parse
 from registry_index.names import InvalidFilename, is_valid_name, normalize, parse_dist_filename
 
 
@@ -44,3 +47,18 @@ def test_parse_wheel_and_sdist() -> None:
 def test_bad_filenames(filename: str) -> None:
     with pytest.raises(InvalidFilename):
         parse_dist_filename(filename)
+
+
+def test_metadata_fields_from_a_later_version_are_tolerated(tmp_path: Path) -> None:
+    # requests 2.32.3's wheel declares Metadata-Version 2.1 but carries License-File (2.4).
+    raw = b"Metadata-Version: 2.1\nName: old-style\nVersion: 1.0\nLicense-File: LICENSE\n\n"
+    problems: list[str] = []
+    metadata = _parse(raw, "METADATA", problems)
+    assert problems == [] and metadata is not None and metadata.name == "old-style"
+
+
+def test_real_metadata_errors_are_still_reported() -> None:
+    raw = b"Metadata-Version: 2.1\nName: bad\nVersion: not a version\nRequires-Dist: !!\n\n"
+    problems: list[str] = []
+    assert _parse(raw, "METADATA", problems) is None
+    assert "version" in problems[0].lower() and "requires" in problems[0].lower()
