@@ -22,6 +22,7 @@ from .simple.routes import routes as simple_routes
 from .storage import StorageError, open_storage
 from .storage.probe import conditional_write_problems
 from .upload.routes import routes as upload_routes
+from .validation import ArchiveLimits, StrictValidator
 
 log = logging.getLogger("registry_index")
 
@@ -58,14 +59,24 @@ uv publish --publish-url {escape(base)}/legacy/ --check-url {escape(base)}/simpl
     return HTMLResponse(body)
 
 
+def registry_from_settings(settings: Settings) -> Registry:
+    limits = ArchiveLimits(
+        max_members=settings.archive_max_members,
+        max_total_size=settings.archive_max_size,
+        max_ratio=settings.archive_max_ratio,
+    )
+    return Registry(
+        open_storage(settings.storage),
+        freshness=settings.freshness,
+        stale_if_error=settings.stale_if_error,
+        validator=StrictValidator(limits),
+    )
+
+
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        reg = registry or Registry(
-            open_storage(settings.storage),
-            freshness=settings.freshness,
-            stale_if_error=settings.stale_if_error,
-        )
+        reg = registry or registry_from_settings(settings)
         if registry is None and not settings.single_writer:
             problems = await conditional_write_problems(reg.storage)
             if problems:

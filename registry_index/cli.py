@@ -8,18 +8,20 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from anyio import to_thread
 
+from .app import registry_from_settings
 from .auth.accounts import User
 from .errors import RegistryError
 from .fsck import fsck
 from .names import InvalidFilename, parse_dist_filename
 from .registry import Registry, Upload, form_from_filename
 from .settings import PREFIX, Settings, SettingsError
-from .storage import StorageError, open_storage
+from .storage import StorageError
 from .upload.validate import Digests
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
@@ -111,7 +113,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 async def _admin(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    registry = Registry(open_storage(settings.storage), freshness=0)
+    registry = registry_from_settings(replace(settings, freshness=0))
     try:
         return await _dispatch(registry, args)
     finally:
@@ -163,6 +165,15 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
         return await _import(registry, args)
     elif cmd == "fsck":
         return await _fsck(registry, args)
+    elif cmd == "verify":
+        results = await registry.verify(args.project, progress=progress)
+        bad = {name: problems for name, problems in results.items() if problems}
+        for name, problems in bad.items():
+            print(f"INVALID {name}")
+            for problem in problems:
+                print(f"  - {problem}")
+        print(f"verified {len(results)} files: {len(bad)} invalid")
+        return 1 if bad else 0
     return 0
 
 
@@ -228,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
     serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
+    serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])
+    serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
+    serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
@@ -278,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds an orphan must be old before --repair removes it (uploads in flight are young)",
     )
+    verify = sub.add_parser("verify", parents=[common], help="re-validate stored files with today's rules")
+    verify.add_argument("project", nargs="?")
     imp = sub.add_parser("import", parents=[common], help="bulk-import a folder of wheels and sdists")
     imp.add_argument("directory")
     imp.add_argument("--owner", help="user who owns newly created projects")

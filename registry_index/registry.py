@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from packaging.metadata import Metadata
 
@@ -21,9 +23,17 @@ from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload,
 from .metadata.extract import extract_metadata
 from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
 from .metadata.store import MetadataStore
-from .names import DistFilename, canonical_version, is_valid_name, normalize
+from .names import (
+    DistFilename,
+    InvalidFilename,
+    canonical_version,
+    is_valid_name,
+    normalize,
+    parse_dist_filename,
+)
 from .storage import ObjectConflict, ObjectNotFound, Storage, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
+from .validation import StrictValidator, Validator
 
 log = logging.getLogger("registry_index")
 
@@ -82,8 +92,16 @@ def can_write(project: Project | None, user: User) -> bool:
 
 
 class Registry:
-    def __init__(self, storage: Storage, *, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        freshness: float = 1.0,
+        stale_if_error: float = 0.0,
+        validator: Validator | None = None,
+    ) -> None:
         self.storage = storage
+        self.validator: Validator = validator or StrictValidator()
         self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
 
@@ -124,6 +142,7 @@ class Registry:
             raise InvalidUpload(problems)
         extracted, archive_problems = extract_metadata(upload.path, dist)
         problems.extend(archive_problems)
+        problems.extend(self.validator.validate(upload.path, dist))
         if extracted is not None and extracted.metadata is not None:
             check_metadata(dist, extracted.metadata, upload.form, problems)
         if problems:
@@ -234,6 +253,52 @@ class Registry:
             return ProjectIndex(projects, frozenset(hide))
 
         await self.meta.update_index(apply)
+
+    def validate(self, path: Path) -> list[str]:
+        """Every problem with a local distribution file, as an upload would report them."""
+        try:
+            dist = parse_dist_filename(path.name)
+        except InvalidFilename as exc:
+            return [str(exc)]
+        extracted, problems = extract_metadata(path, dist)
+        problems += self.validator.validate(path, dist)
+        if extracted is not None and extracted.metadata is not None:
+            check_metadata(dist, extracted.metadata, {}, problems)
+        return problems
+
+    async def verify(
+        self, project: str | None = None, progress: Callable[[int, int, str], None] | None = None
+    ) -> dict[str, list[str]]:
+        """Re-validate stored files with today's rules; returns problems by file."""
+        names: list[str]
+        if project is not None:
+            names = [normalize(project)]
+        else:
+            names = [
+                i.key.removeprefix("projects/").removesuffix(".json")
+                async for i in self.storage.list("projects/")
+            ]
+        entries: list[tuple[str, FileEntry]] = []
+        for wanted in names:
+            found = await self.project(wanted)
+            entries += [(found.normalized, e) for e in found.files]
+        results: dict[str, list[str]] = {}
+        with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+            for n, (name, entry) in enumerate(entries, 1):
+                path = Path(tmp) / entry.filename
+                digest = hashlib.sha256()
+                async with await anyio.open_file(path, "wb") as fh:
+                    async for chunk in self.storage.stream(keys.artifact(name, entry.sha256, entry.filename)):
+                        digest.update(chunk)
+                        await fh.write(chunk)
+                problems = await to_thread.run_sync(self.validate, path)
+                if digest.hexdigest() != entry.sha256:
+                    problems.insert(0, "stored bytes do not match the listed sha256")
+                results[f"{name}/{entry.filename}"] = problems
+                path.unlink()
+                if progress:
+                    progress(n, len(entries), entry.filename)
+        return results
 
     # -- administration ----------------------------------------------------------------
 

@@ -44,6 +44,9 @@ class Settings:
     single_writer: bool = False
     download: str = "proxy"
     presign_expiry: int = 300
+    archive_max_members: int = 100_000
+    archive_max_size: int = 4 * 1024**3
+    archive_max_ratio: float = 200.0
     log_level: str = "info"
 
     # name → (parser, help) for env vars and flags alike; the README table is made from this.
@@ -59,6 +62,9 @@ class Settings:
         "single_writer": "start on a store without conditional writes (only one process may write)",
         "download": "proxy (stream files through the app) or redirect (to a presigned S3 URL)",
         "presign_expiry": "lifetime in seconds of presigned download URLs (redirect mode)",
+        "archive_max_members": "most members a wheel or sdist may have",
+        "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
+        "archive_max_ratio": "highest compression ratio of a large member (zip-bomb guard)",
         "log_level": "uvicorn log level",
     }
 
@@ -84,7 +90,7 @@ def _convert(name: str, raw: Any, source: str) -> Any:
     try:
         if not isinstance(raw, str):
             return raw
-        if name == "max_upload_size":
+        if name in ("max_upload_size", "archive_max_size"):
             return _parse_size(raw)
         if name == "download" and raw not in ("proxy", "redirect"):
             raise ValueError(f"expected proxy or redirect, got {raw!r}")

@@ -55,6 +55,33 @@ class Index:
     ) -> subprocess.CompletedProcess[str]:
         return cli(*args, storage=self.storage, input=input, check=check, env=self.server_env)
 
+    def objects(self) -> dict[str, bytes]:
+        """Every object in the store with its bytes, on either backend (lock files excluded)."""
+        if self.backend == "s3":
+            import boto3
+
+            bucket, _, prefix = self.storage.removeprefix("s3://").partition("/")
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.server_env["AWS_ENDPOINT_URL"],
+                aws_access_key_id=self.server_env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=self.server_env["AWS_SECRET_ACCESS_KEY"],
+                region_name="us-east-1",
+            )
+            start = f"{prefix}/" if prefix else ""
+            out: dict[str, bytes] = {}
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+                for obj in page.get("Contents", ()):
+                    body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                    out[obj["Key"][len(start) :]] = body
+            return out
+        root = Path(self.storage)
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and ".locks" not in p.relative_to(root).parts
+        }
+
     def start_server(self, log: Path, *args: str) -> contextlib.AbstractContextManager[Server]:
         """Another server process on the same store (restarts, several instances)."""
         return run_server(self.storage, log, *args, env=self.server_env)

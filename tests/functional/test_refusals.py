@@ -135,8 +135,13 @@ def twine_verbose(
 # -- what "nothing stored" means ------------------------------------------------------------
 
 
-def store_snapshot(storage: str) -> dict[str, bytes]:
+def store_snapshot(index: Index) -> dict[str, bytes]:
     """Every object in the store with its bytes (lock files are bookkeeping, not content)."""
+    return index.objects()
+
+
+def dir_snapshot(storage: str) -> dict[str, bytes]:
+    """A local store's objects, for tests that run their own local server."""
     root = Path(storage)
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
@@ -169,7 +174,7 @@ class Guard:
     pages: dict[str, tuple[int, str]]
 
     def assert_unchanged(self) -> None:
-        after = store_snapshot(self.index.storage)
+        after = store_snapshot(self.index)
         new_files = files_under(after) - files_under(self.before)
         assert not new_files, f"refused upload left objects under files/: {sorted(new_files)}"
         for name in self.projects:
@@ -200,7 +205,7 @@ def nothing_stored(index: Index, *projects: str) -> Iterator[Guard]:
     for name in projects:
         resp = simple_json(index, f"{name}/")
         pages[name] = (resp.status_code, _filenames(resp) if resp.status_code == 200 else "")
-    guard = Guard(index, projects, store_snapshot(index.storage), pages)
+    guard = Guard(index, projects, store_snapshot(index), pages)
     yield guard
     guard.assert_unchanged()
 
@@ -339,7 +344,7 @@ def test_filename_with_path_characters(index: Index, tmp_path: Path, project: st
     data = wheel(tmp_path, project).read_bytes()
     with nothing_stored(index, project) as guard:
         resp = upload(index, data=data, filename=filename, form={"name": project, "version": "1.0"})
-        gained = sorted(files_under(store_snapshot(index.storage)) - files_under(guard.before))
+        gained = sorted(files_under(store_snapshot(index)) - files_under(guard.before))
         assert resp.status_code == 400, f"{filename!r} got {resp.status_code}; the store gained {gained}"
         assert_refused(resp, 400, "not allowed")
 
@@ -601,7 +606,7 @@ def test_non_owner_cannot_upload_to_existing_project(index: Index, tmp_path: Pat
         # Nor may bob re-send alice's own file, identical bytes or not.
         resp = upload(index, first, account=index.other)
         assert_refused(resp, 403, "bob", "alices-project")
-    sidecar = json.loads(Path(index.storage, "projects", "alices-project.json").read_bytes())
+    sidecar = json.loads(index.objects()["projects/alices-project.json"])
     assert "bob" not in json.dumps(sidecar)
 
 
@@ -757,11 +762,11 @@ def test_over_limit_upload(tmp_path: Path) -> None:
     small = build_wheel(tmp_path, WheelSpec("smallpkg", "1.0"))
     assert small.stat().st_size < 10 * 1024
     with run_server(storage, tmp_path / "server.log", "--max-upload-size", "10K") as server:
-        before = store_snapshot(storage)
+        before = dir_snapshot(storage)
         resp = post_upload(server.upload, big.read_bytes(), big.name, auth=("u", password))
         assert_refused(resp, 400, "too large", "10240")
         message = resp.text
-        after = store_snapshot(storage)
+        after = dir_snapshot(storage)
         assert files_under(after) == files_under(before) == set()
         assert "projects/bigpkg.json" not in after
         assert not [k for k in after if k.startswith(".tmp/")]
@@ -779,7 +784,7 @@ def test_over_limit_upload(tmp_path: Path) -> None:
         assert result.returncode != 0
         out = _output(result)
         assert "400" in out and "too large" in out.lower()
-        assert files_under(store_snapshot(storage)) == set()
+        assert files_under(dir_snapshot(storage)) == set()
 
         # Under the limit still works on the same server.
         ok = post_upload(server.upload, small.read_bytes(), small.name, auth=("u", password))
