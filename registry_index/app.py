@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__
+from .audit.routes import routes as audit_routes
 from .context import AppContext, context
 from .errors import EXCEPTION_HANDLERS
 from .files.routes import routes as file_routes
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *simple_routes,
         *file_routes,
         *upload_routes,
+        *audit_routes,
     ]
     app = Starlette(
         routes=routes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import hashlib
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import TextIO
 from anyio import to_thread
 
 from .app import registry_from_settings
+from .audit.log import AuditQuery
 from .auth.accounts import User
 from .errors import RegistryError
 from .fsck import fsck
@@ -103,8 +105,6 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    import getpass
-
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat: ") != first:
         raise RegistryError("The passwords differ.")
@@ -123,39 +123,40 @@ async def _admin(args: argparse.Namespace) -> int:
 async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
     cmd = args.command
     acc = registry.accounts
+    actor = f"cli:{getpass.getuser()}"
     if cmd == "user":
         if args.action == "add":
-            user = await acc.add_user(args.name, _read_password(args), admin=args.admin)
+            user = await registry.add_user(args.name, _read_password(args), admin=args.admin, actor=actor)
             print(f"added user {user.name}{' (admin)' if user.admin else ''}")
         elif args.action == "list":
             for user in await acc.list_users():
                 print(f"{user.name}\t{'admin' if user.admin else 'user'}\t{user.created}")
         elif args.action == "remove":
-            touched = await registry.remove_user(args.name)
+            touched = await registry.remove_user(args.name, actor=actor)
             print(f"removed user {args.name}, its tokens, and its roles on {len(touched)} projects")
     elif cmd == "token":
         if args.action == "create":
-            secret, token = await acc.create_token(args.name, args.description or "")
+            secret, token = await registry.create_token(args.name, args.description or "", actor=actor)
             print(f"token {token.id} for {token.user}; it is shown once, store it now:")
             print(secret)
         elif args.action == "list":
             for token in await acc.list_tokens(args.name):
                 print(f"{token.id}\t{token.user}\t{token.created}\t{token.description}")
         elif args.action == "revoke":
-            token = await acc.revoke_token(args.token_id)
+            token = await registry.revoke_token(args.token_id, actor=actor)
             print(f"revoked token {token.id} of {token.user}")
     elif cmd in ("yank", "unyank"):
-        await registry.set_yank(args.project, args.version, cmd == "yank", args.reason or "")
+        await registry.set_yank(args.project, args.version, cmd == "yank", args.reason or "", actor=actor)
         print(f"{cmd}ed {args.project} {args.version}")
     elif cmd == "status":
-        project = await registry.set_status(args.project, args.status, args.reason or "")
+        project = await registry.set_status(args.project, args.status, args.reason or "", actor=actor)
         print(f"{project.name} is now {project.status}")
     elif cmd == "delete":
-        removed = await registry.delete(args.project, args.version, args.filename)
+        removed = await registry.delete(args.project, args.version, args.filename, actor=actor)
         print(f"deleted {len(removed)} files: {', '.join(removed) or '-'}")
     elif cmd == "maintainer":
         project = await registry.set_maintainer(
-            args.project, args.user, args.action == "add", owner=args.owner
+            args.project, args.user, args.action == "add", owner=args.owner, actor=actor
         )
         print(
             f"{project.name}: owners {', '.join(project.owners) or '-'}; "
@@ -165,6 +166,8 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
         return await _import(registry, args)
     elif cmd == "fsck":
         return await _fsck(registry, args)
+    elif cmd == "audit":
+        return await _audit(registry, args)
     elif cmd == "verify":
         results = await registry.verify(args.project, progress=progress)
         bad = {name: problems for name, problems in results.items() if problems}
@@ -174,6 +177,24 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
                 print(f"  - {problem}")
         print(f"verified {len(results)} files: {len(bad)} invalid")
         return 1 if bad else 0
+    return 0
+
+
+async def _audit(registry: Registry, args: argparse.Namespace) -> int:
+    if args.action == "verify":
+        problems = await registry.audit.verify()
+        for problem in problems:
+            print(f"TAMPERED {problem}")
+        count = len([e async for e in registry.audit.events()])
+        print(f"audit log: {count} events, {'intact' if not problems else f'{len(problems)} problems'}")
+        return 1 if problems else 0
+    query = AuditQuery(project=args.project, actor=args.actor, action=args.action_filter, since=args.since)
+    async for event in registry.audit.events(query):
+        where = "/".join(x for x in (event.project, event.version, event.filename) if x)
+        print(
+            f"{event.seq:>6} {event.time} {event.actor:<14} {event.action:<22} {event.outcome:<8} "
+            f"{where} {event.client} {event.detail}".rstrip()
+        )
     return 0
 
 
@@ -292,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds an orphan must be old before --repair removes it (uploads in flight are young)",
     )
+    audit = sub.add_parser("audit", parents=[common], help="show the audit log, or verify its chain")
+    audit.add_argument("action", nargs="?", choices=["verify"], help="check the hash chain")
+    audit.add_argument("--project")
+    audit.add_argument("--actor")
+    audit.add_argument("--action", dest="action_filter", help="e.g. project:file:upload or project")
+    audit.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-01")
     verify = sub.add_parser("verify", parents=[common], help="re-validate stored files with today's rules")
     verify.add_argument("project", nargs="?")
     imp = sub.add_parser("import", parents=[common], help="bulk-import a folder of wheels and sdists")

@@ -18,7 +18,8 @@ import anyio
 from anyio import to_thread
 from packaging.metadata import Metadata
 
-from .auth.accounts import Accounts, User
+from .audit import AuditLog, EventKind, Origin, StorageAuditLog
+from .auth.accounts import Accounts, Token, User
 from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload, NotFound
 from .metadata.extract import extract_metadata
 from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
@@ -54,6 +55,8 @@ class PublishResult:
     project: str
     filename: str
     created: bool  # False: the identical file was already there
+    version: str = ""
+    new_project: bool = False
 
 
 def _json_metadata(metadata: Metadata) -> dict[str, Any]:
@@ -99,11 +102,13 @@ class Registry:
         freshness: float = 1.0,
         stale_if_error: float = 0.0,
         validator: Validator | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.storage = storage
         self.validator: Validator = validator or StrictValidator()
         self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
+        self.audit: AuditLog = audit or StorageAuditLog(storage)
 
     async def close(self) -> None:
         await self.storage.close()
@@ -150,8 +155,61 @@ class Registry:
         assert extracted is not None and extracted.metadata is not None
         return dist, extracted.metadata, extracted.raw
 
-    async def publish(self, user: User, upload: Upload) -> PublishResult:
-        """Store a file whole or not at all (design.md §4)."""
+    async def publish(self, user: User, upload: Upload, origin: Origin | None = None) -> PublishResult:
+        """Store a file whole, with its audit event, or leave no trace (design.md §4)."""
+        try:
+            result, wrote, sha256 = await self._publish(user, upload)
+        except (InvalidUpload, Forbidden, FileAlreadyExists) as exc:
+            with contextlib.suppress(StorageError):
+                await self.audit.record(
+                    EventKind.UPLOAD_REFUSED,
+                    user.name,
+                    origin,
+                    outcome="refused",
+                    filename=upload.filename or "",
+                    detail=exc.message[:2000],
+                    project=_project_of(upload.filename),
+                )
+            raise
+        if not result.created:
+            return result
+        try:
+            await self.audit.record(
+                EventKind.UPLOAD,
+                user.name,
+                origin,
+                project=result.project,
+                version=result.version,
+                filename=result.filename,
+                sha256=sha256,
+            )
+        except StorageError:
+            await self._unlist(result, sha256, wrote)
+            raise
+        return result
+
+    async def _unlist(self, result: PublishResult, sha256: str, wrote: Sequence[str]) -> None:
+        """Take back an upload whose audit event could not be written."""
+        name, filename = result.project, result.filename
+
+        def apply(project: Project | None) -> Project:
+            if project is None or (entry := project.file(filename)) is None or entry.sha256 != sha256:
+                raise _NothingToUndo()
+            return _remove_files(project, [entry])
+
+        try:
+            project, _ = await self.meta.update_project(name, apply)
+            if result.new_project and not project.files:
+                await self.meta.delete_project(name)
+                await self.meta.update_index(lambda idx: idx.without(name))
+        except _NothingToUndo:
+            pass
+        except StorageError:
+            log.exception("could not take back %s/%s after its audit event failed", name, filename)
+            return
+        await self._undo(name, filename, wrote)
+
+    async def _publish(self, user: User, upload: Upload) -> tuple[PublishResult, list[str], str]:
         dist, metadata, raw_metadata = await to_thread.run_sync(self._inspect, upload)
         digests, path = upload.digests, upload.path
         assert digests is not None and path is not None
@@ -160,7 +218,7 @@ class Registry:
         self._check_may_upload(current, user, dist, digests)
         if current is not None and current.file(dist.filename) is not None:
             await self._ensure_listed(current)
-            return PublishResult(name, dist.filename, created=False)
+            return PublishResult(name, dist.filename, False, str(dist.version)), [], digests.sha256
 
         artifact = keys.artifact(name, digests.sha256, dist.filename)
         wrote: list[str] = []
@@ -189,7 +247,8 @@ class Registry:
             await self._undo(name, dist.filename, wrote)
             raise
         await self._ensure_listed(project)
-        return PublishResult(name, dist.filename, created)
+        result = PublishResult(name, dist.filename, created, str(metadata.version), current is None)
+        return result, wrote, digests.sha256
 
     def _check_may_upload(
         self, project: Project | None, user: User, dist: DistFilename, digests: Digests
@@ -313,7 +372,16 @@ class Registry:
         project, _ = await self.meta.update_project(normalized, apply)
         return project
 
-    async def set_yank(self, name: str, version: str, yanked: bool, reason: str = "") -> Project:
+    async def set_yank(
+        self,
+        name: str,
+        version: str,
+        yanked: bool,
+        reason: str = "",
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
         key = canonical_version(version)
 
         def change(project: Project) -> Project:
@@ -324,16 +392,34 @@ class Registry:
             releases[key] = replace(release, yanked=yanked, yanked_reason=reason if yanked else "")
             return project.bump(releases=releases)
 
-        return await self._mutate(name, change)
+        project = await self._mutate(name, change)
+        kind = EventKind.YANK if yanked else EventKind.UNYANK
+        await self.audit.record(
+            kind, actor, origin, project=project.normalized, version=version, detail=reason
+        )
+        return project
 
-    async def set_status(self, name: str, status: str, reason: str = "") -> Project:
+    async def set_status(
+        self, name: str, status: str, reason: str = "", *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project:
         if status not in STATUSES:
             raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
         project = await self._mutate(name, lambda p: p.bump(status=status, status_reason=reason))
         await self._ensure_listed(project)
+        detail = f"{status}: {reason}" if reason else status
+        await self.audit.record(EventKind.STATUS, actor, origin, project=project.normalized, detail=detail)
         return project
 
-    async def set_maintainer(self, name: str, user: str, add: bool, *, owner: bool = False) -> Project:
+    async def set_maintainer(
+        self,
+        name: str,
+        user: str,
+        add: bool,
+        *,
+        owner: bool = False,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
         if add and await self.accounts.get_user(user) is None:
             raise NotFound(f"No user {user!r}; create it first with 'registry-index user add'.")
 
@@ -346,9 +432,21 @@ class Registry:
                 members.remove(user)
             return project.bump(**{field_name: tuple(members)})
 
-        return await self._mutate(name, change)
+        project = await self._mutate(name, change)
+        kind = EventKind.ROLE_ADD if add else EventKind.ROLE_REMOVE
+        role = "owner" if owner else "maintainer"
+        await self.audit.record(kind, actor, origin, project=project.normalized, detail=f"{role} {user}")
+        return project
 
-    async def delete(self, name: str, version: str | None = None, filename: str | None = None) -> list[str]:
+    async def delete(
+        self,
+        name: str,
+        version: str | None = None,
+        filename: str | None = None,
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> list[str]:
         """Remove a project, a release or one file; returns the filenames removed."""
         normalized = normalize(name)
         removed: list[FileEntry] = []
@@ -356,12 +454,7 @@ class Registry:
             project = await self.project(name)
             removed = list(project.files)
             await self.meta.delete_project(normalized)
-            await self.meta.update_index(
-                lambda idx: ProjectIndex(
-                    {k: v for k, v in idx.projects.items() if k != normalized},
-                    idx.hidden - {normalized},
-                )
-            )
+            await self.meta.update_index(lambda idx: idx.without(normalized))
         else:
             wanted = canonical_version(version)
 
@@ -375,11 +468,7 @@ class Registry:
                 if not removed:
                     what = filename or f"version {version}"
                     raise NotFound(f"Project {project.name!r} has no {what}.")
-                keep = tuple(f for f in project.files if f not in removed)
-                releases = dict(project.releases)
-                if not any(canonical_version(f.version) == wanted for f in keep):
-                    releases.pop(wanted, None)
-                return project.bump(files=keep, releases=releases)
+                return _remove_files(project, removed)
 
             await self._mutate(name, change)
         # The sidecar no longer lists them, so removing the objects cannot break a page.
@@ -390,9 +479,36 @@ class Registry:
                     await self.storage.delete(key)
                 except StorageError:
                     log.warning("could not delete %s; fsck --repair will", key)
-        return [f.filename for f in removed]
+        names = [f.filename for f in removed]
+        await self.audit.record(
+            EventKind.DELETE,
+            actor,
+            origin,
+            project=normalized,
+            version=version,
+            filename=filename,
+            detail=f"removed {len(names)} files: {', '.join(names)}"[:2000],
+        )
+        return names
 
-    async def remove_user(self, name: str) -> list[str]:
+    async def add_user(self, name: str, password: str, *, admin: bool = False, actor: str = "cli") -> User:
+        user = await self.accounts.add_user(name, password, admin=admin)
+        await self.audit.record(EventKind.USER_CREATE, actor, detail=f"{name}{' (admin)' if admin else ''}")
+        return user
+
+    async def create_token(
+        self, name: str, description: str = "", *, actor: str = "cli"
+    ) -> tuple[str, Token]:
+        secret, token = await self.accounts.create_token(name, description)
+        await self.audit.record(EventKind.TOKEN_CREATE, actor, detail=f"token {token.id} for {name}")
+        return secret, token
+
+    async def revoke_token(self, token_id: str, *, actor: str = "cli") -> Token:
+        token = await self.accounts.revoke_token(token_id)
+        await self.audit.record(EventKind.TOKEN_REVOKE, actor, detail=f"token {token.id} of {token.user}")
+        return token
+
+    async def remove_user(self, name: str, *, actor: str = "cli") -> list[str]:
         """Remove an account, its tokens, and its name from every project's roles."""
         await self.accounts.remove_user(name)
         touched: list[str] = []
@@ -409,7 +525,28 @@ class Registry:
                 ),
             )
             touched.append(normalized)
+        await self.audit.record(
+            EventKind.USER_REMOVE, actor, detail=f"{name}; roles removed on {len(touched)}"
+        )
         return touched
+
+
+class _NothingToUndo(Exception):
+    pass
+
+
+def _project_of(filename: str | None) -> str:
+    try:
+        return parse_dist_filename(filename or "").project
+    except InvalidFilename:
+        return ""
+
+
+def _remove_files(project: Project, removed: Sequence[FileEntry]) -> Project:
+    keep = tuple(f for f in project.files if f not in removed)
+    versions = {canonical_version(f.version) for f in keep}
+    releases = {k: v for k, v in project.releases.items() if k in versions}
+    return project.bump(files=keep, releases=releases)
 
 
 def _file_entry(

@@ -105,17 +105,15 @@ class Index:
             "--non-interactive",
             "--repository-url",
             self.upload,
-            "-u",
-            acct.name,
-            "-p",
-            acct.password,
+            f"--username={acct.name}",
+            f"--password={acct.password}",
             *files,
             check=check,
         )
 
 
 def make_account(storage: str, name: str, env: dict[str, str], *, admin: bool = False) -> Account:
-    password = secrets.token_urlsafe(16)
+    password = "pw" + secrets.token_urlsafe(16)  # never starts with "-": CLIs would read a flag
     args = ["user", "add", name, "--password-stdin"] + (["--admin"] if admin else [])
     cli(*args, storage=storage, input=password + "\n", env=env)
     token = cli("token", "create", name, storage=storage, env=env).stdout.strip().splitlines()[-1]

@@ -7,7 +7,7 @@ import binascii
 
 from starlette.requests import Request
 
-from ..errors import Forbidden, Unauthenticated
+from ..errors import Forbidden
 from .accounts import Accounts, User
 
 TOKEN_USERNAME = "__token__"
@@ -29,6 +29,14 @@ def _credentials(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+class LoginFailed(Forbidden):
+    """Credentials were sent and are wrong: a 403, and an audit event."""
+
+    def __init__(self, message: str, username: str) -> None:
+        super().__init__(message)
+        self.username = username
+
+
 async def authenticate(request: Request, accounts: Accounts) -> User | None:
     """The caller, None without credentials; wrong credentials are a 403."""
     header = request.headers.get("authorization")
@@ -36,25 +44,16 @@ async def authenticate(request: Request, accounts: Accounts) -> User | None:
         return None
     creds = _credentials(header)
     if creds is None:
-        raise Forbidden("Invalid or non-existent authentication information: use HTTP Basic.")
+        raise LoginFailed("Invalid or non-existent authentication information: use HTTP Basic.", "")
     user_name, secret = creds
     if user_name == TOKEN_USERNAME:
         user = await accounts.check_token(secret.strip())
     else:
         user = await accounts.check_password(user_name, secret)
     if user is None:
-        raise Forbidden(
+        raise LoginFailed(
             "Invalid or non-existent authentication information: check the user name and "
-            "password, or use __token__ with a token from 'registry-index token create'."
-        )
-    return user
-
-
-async def require_user(request: Request, accounts: Accounts) -> User:
-    user = await authenticate(request, accounts)
-    if user is None:
-        raise Unauthenticated(
-            "Authentication required: send credentials (twine -u NAME -p PASSWORD, or "
-            "__token__ with an API token)."
+            "password, or use __token__ with a token from 'registry-index token create'.",
+            user_name,
         )
     return user

@@ -106,6 +106,10 @@ class ProjectIndex:
     projects: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
 
+    def without(self, normalized: str) -> ProjectIndex:
+        projects = {k: v for k, v in self.projects.items() if k != normalized}
+        return ProjectIndex(projects, self.hidden - {normalized})
+
     def to_json(self) -> bytes:
         doc = {"schema": SCHEMA, "projects": self.projects, "hidden": sorted(self.hidden)}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()

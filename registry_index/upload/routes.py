@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..context import context
+from ..context import context, origin_of
 from ..registry import Upload
 from .form import parse_upload
 
@@ -19,7 +19,7 @@ async def upload(request: Request) -> Response:
     )
     try:
         result = await ctx.registry.publish(
-            user, Upload(form.filename, form.path, form.size, form.digests, form.fields)
+            user, Upload(form.filename, form.path, form.size, form.digests, form.fields), origin_of(request)
         )
     finally:
         form.cleanup()

@@ -182,7 +182,12 @@ class Guard:
             assert after.get(key) == self.before.get(key), f"sidecar {key} was created or changed"
         leftovers = sorted(k for k in set(after) - set(self.before) if k.startswith(".tmp/"))
         assert not leftovers, f"refused upload left temporary files in the store: {leftovers}"
-        changed = sorted(k for k in set(after) | set(self.before) if after.get(k) != self.before.get(k))
+        # A refusal is audited; nothing else may change.
+        changed = sorted(
+            k
+            for k in set(after) | set(self.before)
+            if after.get(k) != self.before.get(k) and not k.startswith("audit/")
+        )
         assert not changed, f"refused upload changed the store: {changed}"
         listed = listed_projects(self.index)
         for name in self.projects:

@@ -81,7 +81,11 @@ async def test_every_problem_is_reported(tmp_path: Path) -> None:
         await registry.publish(ALICE, upload)
     text = "\n".join(info.value.problems)
     assert "Version in filename" in text and "sha256_digest" in text and "filetype" in text
-    assert await objects(registry.storage, "") == []  # type: ignore[arg-type]
+    assert await objects(registry.storage, "files/") == []  # type: ignore[arg-type]
+    assert await objects(registry.storage, "projects/") == []  # type: ignore[arg-type]
+    refused = [e async for e in registry.audit.events()]
+    assert [(e.action, e.outcome, e.actor) for e in refused] == [("project:file:refused", "refused", "alice")]
+    assert "sha256_digest" in refused[0].detail
 
 
 async def test_non_owner_is_refused_until_added(tmp_path: Path) -> None:

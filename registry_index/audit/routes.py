@@ -1,0 +1,50 @@
+"""GET /api/audit: the audit log for administrators, filtered and paginated."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..api.params import int_param, page_links
+from ..context import context
+from ..errors import InvalidRequest
+from .log import AuditQuery
+
+
+def _time_param(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    if value and not (len(value) >= 10 and value[4] == "-" and value[7] == "-"):
+        raise InvalidRequest(f"Query parameter {name!r} must be an ISO date or time, e.g. 2026-01-31.")
+    return value or None
+
+
+async def audit_events(request: Request) -> Response:
+    ctx = context(request)
+    await ctx.require_admin(request)
+    q = request.query_params
+    page = int_param(q, "page", 1, low=1, high=1_000_000)
+    per_page = int_param(q, "per_page", 50, low=1, high=500)
+    query = AuditQuery(
+        project=q.get("project") or None,
+        actor=q.get("actor") or None,
+        action=q.get("action") or None,
+        since=_time_param(request, "since"),
+        until=_time_param(request, "until"),
+    )
+    matched = [e async for e in ctx.registry.audit.events(query)]
+    matched.reverse()  # newest first
+    start = (page - 1) * per_page
+    body = {
+        "total": len(matched),
+        "page": page,
+        "per_page": per_page,
+        **page_links(str(request.url.replace(query="")), q, page, per_page, len(matched)),
+        "events": [asdict(e) for e in matched[start : start + per_page]],
+    }
+    return JSONResponse(body)
+
+
+routes = [Route("/api/audit", audit_events)]
