@@ -67,7 +67,7 @@ def registry_from_settings(settings: Settings) -> Registry:
         max_ratio=settings.archive_max_ratio,
     )
     return Registry(
-        open_storage(settings.storage),
+        open_storage(settings.storage, s3_public_endpoint=settings.s3_public_endpoint),
         freshness=settings.freshness,
         stale_if_error=settings.stale_if_error,
         validator=StrictValidator(limits),

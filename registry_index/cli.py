@@ -102,6 +102,13 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a UID without a passwd entry, as in many containers
+        return f"uid-{os.getuid()}"
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -123,7 +130,7 @@ async def _admin(args: argparse.Namespace) -> int:
 async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
     cmd = args.command
     acc = registry.accounts
-    actor = f"cli:{getpass.getuser()}"
+    actor = f"cli:{_os_user()}"
     if cmd == "user":
         if args.action == "add":
             user = await registry.add_user(args.name, _read_password(args), admin=args.admin, actor=actor)
@@ -236,6 +243,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
     return 0
@@ -260,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
     serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
+    serve.add_argument("--s3-public-endpoint", help=Settings.HELP["s3_public_endpoint"])
+    serve.add_argument("--forwarded-allow-ips", help=Settings.HELP["forwarded_allow_ips"])
     serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])
     serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])

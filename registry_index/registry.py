@@ -129,6 +129,9 @@ class Registry:
 
     async def check_store(self) -> None:
         """One direct round trip to the store, bypassing every cache (readiness probes)."""
+        check = getattr(self.storage, "check", None)
+        if check is not None:
+            await check()
         with contextlib.suppress(ObjectNotFound):
             await self.storage.head(keys.PROJECT_INDEX)
 

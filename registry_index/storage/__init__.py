@@ -19,12 +19,12 @@ __all__ = [
 ]
 
 
-def open_storage(spec: str) -> Storage:
+def open_storage(spec: str, *, s3_public_endpoint: str | None = None) -> Storage:
     """``s3://BUCKET[/PREFIX]``, ``memory:`` for a throwaway store, or a local directory."""
     if spec == "memory:":
         return MemoryStorage()
     if spec.startswith("s3://"):
         from .s3 import S3Storage  # boto3 is imported only when S3 is used
 
-        return S3Storage.from_url(spec)
+        return S3Storage.from_url(spec, public_endpoint=s3_public_endpoint or None)
     return LocalStorage(spec)

@@ -36,6 +36,10 @@ def _translate(key: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        if code == "NoSuchBucket":
+            raise StorageError(
+                f"the bucket does not exist ({exc}); create it, or fix --storage s3://BUCKET"
+            ) from None
         if code in _NOT_FOUND or status == "404":
             raise ObjectNotFound(key) from None
         if code in _CONFLICT or status in ("409", "412"):
@@ -63,6 +67,7 @@ class S3Storage:
         client: Any = None,
         max_workers: int = 16,
         part_size: int = PART_SIZE,
+        public_endpoint: str | None = None,
     ) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
@@ -81,6 +86,17 @@ class S3Storage:
                 "s3", config=config, region_name=region or session.region_name or "us-east-1"
             )
         self.client = client
+        # Presigned URLs must name a host the clients reach, which may not be the one we use.
+        self.presign_client = (
+            boto3.session.Session().client(
+                "s3",
+                endpoint_url=public_endpoint,
+                region_name=client.meta.region_name,
+                config=Config(signature_version="s3v4"),
+            )
+            if public_endpoint
+            else client
+        )
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> S3Storage:
@@ -123,6 +139,13 @@ class S3Storage:
 
     async def get_if_changed(self, key: str, etag: str) -> Blob | None:
         return await self._run(key, self._get_sync, key, etag)
+
+    async def check(self) -> None:
+        """The bucket exists and answers (readiness); raises StorageError otherwise."""
+        try:
+            await self._run("", lambda: self.client.head_bucket(Bucket=self.bucket))
+        except ObjectNotFound:
+            raise StorageError(f"the bucket {self.bucket!r} does not exist; create it first") from None
 
     async def head(self, key: str) -> ObjectInfo:
         resp = await self._run(key, lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
@@ -237,7 +260,9 @@ class S3Storage:
         return str(
             await self._run(
                 key,
-                lambda: self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires),
+                lambda: self.presign_client.generate_presigned_url(
+                    "get_object", Params=params, ExpiresIn=expires
+                ),
             )
         )
 

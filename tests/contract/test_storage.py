@@ -198,3 +198,16 @@ def test_local_create_only_is_exclusive_across_processes(tmp_path: Path) -> None
         p.join(60)
     winners = [results.get(timeout=5) for _ in procs]
     assert winners.count(True) == 1
+
+
+async def test_s3_missing_bucket_is_a_clear_storage_error() -> None:
+    from registry_index.storage import StorageError
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        store = S3Storage("no-such-bucket", client=client)
+        with pytest.raises(StorageError, match="does not exist") as info:
+            await store.check()
+        assert not isinstance(info.value, ObjectNotFound)
+        with pytest.raises(StorageError, match="bucket does not exist"):
+            await store.put("k", b"x", create_only=True)
