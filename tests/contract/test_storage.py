@@ -35,8 +35,10 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         with mock_aws():
             client = boto3.client("s3", region_name="us-east-1")
             client.create_bucket(Bucket="contract")
-            # A small part size exercises multipart uploads with small test files.
-            store = S3Storage("contract", "pre/fix", client=client, part_size=5 * 1024 * 1024)
+            # A small part size exercises multipart uploads with small test files. moto checks
+            # If-Match without a lock, so racing threads can both win there: one worker keeps
+            # its answers those of a real store (SeaweedFS below proves the real atomicity).
+            store = S3Storage("contract", "pre/fix", client=client, part_size=5 * 1024 * 1024, max_workers=1)
             yield store
             await store.close()
             return
