@@ -17,6 +17,7 @@ from .audit.routes import routes as audit_routes
 from .context import AppContext, context
 from .errors import EXCEPTION_HANDLERS
 from .files.routes import routes as file_routes
+from .jsonapi.routes import routes as json_routes
 from .registry import Registry
 from .settings import Settings
 from .simple.routes import routes as simple_routes
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *file_routes,
         *upload_routes,
         *audit_routes,
+        *json_routes,
     ]
     app = Starlette(
         routes=routes,

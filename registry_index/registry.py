@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 from anyio import to_thread
-from packaging.metadata import Metadata
+from packaging.metadata import Metadata, parse_email
 
 from .audit import AuditLog, EventKind, Origin, StorageAuditLog
 from .auth.accounts import Accounts, Token, User
@@ -32,6 +32,7 @@ from .names import (
     normalize,
     parse_dist_filename,
 )
+from .security.scanner import NoScanner, Scanner
 from .storage import ObjectConflict, ObjectNotFound, Storage, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
 from .validation import StrictValidator, Validator
@@ -103,12 +104,15 @@ class Registry:
         stale_if_error: float = 0.0,
         validator: Validator | None = None,
         audit: AuditLog | None = None,
+        scanner: Scanner | None = None,
     ) -> None:
         self.storage = storage
         self.validator: Validator = validator or StrictValidator()
         self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
         self.audit: AuditLog = audit or StorageAuditLog(storage)
+        self.scanner: Scanner = scanner or NoScanner()
+        self._descriptions: dict[str, str] = {}
 
     async def close(self) -> None:
         await self.storage.close()
@@ -126,6 +130,29 @@ class Registry:
 
     async def index(self) -> tuple[ProjectIndex, str]:
         return await self.meta.project_index()
+
+    async def description(self, project: Project, files: Sequence[FileEntry]) -> str:
+        """The release's long description, from the stored core-metadata bytes (wheel first)."""
+        for entry in sorted(files, key=lambda f: f.packagetype != "bdist_wheel"):
+            key = keys.core_metadata(keys.artifact(project.normalized, entry.sha256, entry.filename))
+            cached = self._descriptions.get(key)
+            if cached is not None:
+                return cached
+            try:
+                raw = (await self.storage.get(key)).data
+            except ObjectNotFound:
+                continue
+            parsed, _ = parse_email(raw)
+            text = str(parsed.get("description") or "")
+            if len(self._descriptions) > 2048:
+                self._descriptions.clear()
+            self._descriptions[key] = text  # immutable: the key holds the file's digest
+            return text
+        return ""
+
+    async def vulnerabilities(self, project: str, version: str) -> list[dict[str, Any]]:
+        """Known advisories for a release, in PyPI's JSON shape."""
+        return await self.scanner.vulnerabilities(project, version)
 
     async def check_store(self) -> None:
         """One direct round trip to the store, bypassing every cache (readiness probes)."""
