@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from .errors import EXCEPTION_HANDLERS
 from .files.routes import routes as file_routes
 from .jsonapi.routes import routes as json_routes
 from .registry import Registry
+from .search.routes import routes as search_routes
 from .settings import Settings
 from .simple.routes import routes as simple_routes
 from .storage import StorageError, open_storage
@@ -75,6 +77,12 @@ def registry_from_settings(settings: Settings) -> Registry:
     )
 
 
+async def _refresh_search(registry: Registry, interval: float) -> None:
+    run = getattr(registry.search_index, "run", None)
+    if run is not None:
+        await run(interval)
+
+
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -90,9 +98,13 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                     "start with --single-writer if this is the only process that writes."
                 )
         app.state.ctx = AppContext(settings, reg)
+        refresher = asyncio.create_task(_refresh_search(reg, settings.search_refresh))
         try:
             yield
         finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
             if registry is None:
                 await reg.close()
 
@@ -105,6 +117,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *upload_routes,
         *audit_routes,
         *json_routes,
+        *search_routes,
     ]
     app = Starlette(
         routes=routes,

@@ -268,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
     serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
+    serve.add_argument("--search-refresh", type=float, help=Settings.HELP["search_refresh"])
     serve.add_argument("--s3-public-endpoint", help=Settings.HELP["s3_public_endpoint"])
     serve.add_argument("--forwarded-allow-ips", help=Settings.HELP["forwarded_allow_ips"])
     serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])

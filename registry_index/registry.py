@@ -32,6 +32,8 @@ from .names import (
     normalize,
     parse_dist_filename,
 )
+from .search.index import MemorySearchIndex, SearchProvider
+from .search.rank import Query, SearchDoc
 from .security.scanner import NoScanner, Scanner
 from .storage import ObjectConflict, ObjectNotFound, Storage, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
@@ -105,6 +107,7 @@ class Registry:
         validator: Validator | None = None,
         audit: AuditLog | None = None,
         scanner: Scanner | None = None,
+        search: SearchProvider | None = None,
     ) -> None:
         self.storage = storage
         self.validator: Validator = validator or StrictValidator()
@@ -113,6 +116,8 @@ class Registry:
         self.audit: AuditLog = audit or StorageAuditLog(storage)
         self.scanner: Scanner = scanner or NoScanner()
         self._descriptions: dict[str, str] = {}
+        self.search_index: SearchProvider = search or MemorySearchIndex(storage)
+        self.meta.listeners.append(self._reindex)
 
     async def close(self) -> None:
         await self.storage.close()
@@ -153,6 +158,16 @@ class Registry:
     async def vulnerabilities(self, project: str, version: str) -> list[dict[str, Any]]:
         """Known advisories for a release, in PyPI's JSON shape."""
         return await self.scanner.vulnerabilities(project, version)
+
+    def _reindex(self, normalized: str, project: Project | None) -> None:
+        if project is None:
+            self.search_index.remove(normalized)
+        else:
+            self.search_index.update(project)
+
+    def search(self, query: Query | str) -> list[SearchDoc]:
+        """Ranked search over the in-memory index (refreshed by the app's background task)."""
+        return self.search_index.search(Query(q=query) if isinstance(query, str) else query)
 
     async def check_store(self) -> None:
         """One direct round trip to the store, bypassing every cache (readiness probes)."""

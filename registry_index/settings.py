@@ -44,6 +44,7 @@ class Settings:
     single_writer: bool = False
     download: str = "proxy"
     presign_expiry: int = 300
+    search_refresh: float = 5.0
     s3_public_endpoint: str = ""
     forwarded_allow_ips: str = "127.0.0.1"
     archive_max_members: int = 100_000
@@ -64,6 +65,7 @@ class Settings:
         "single_writer": "start on a store without conditional writes (only one process may write)",
         "download": "proxy (stream files through the app) or redirect (to a presigned S3 URL)",
         "presign_expiry": "lifetime in seconds of presigned download URLs (redirect mode)",
+        "search_refresh": "seconds between search-index refreshes from the store (other instances' uploads)",
         "s3_public_endpoint": "S3 endpoint clients can reach, for presigned URLs (default: AWS_ENDPOINT_URL)",
         "forwarded_allow_ips": "proxies trusted for X-Forwarded-For/-Proto (comma-separated, or *)",
         "archive_max_members": "most members a wheel or sdist may have",

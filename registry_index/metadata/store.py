@@ -130,6 +130,7 @@ class MetadataStore:
         self.sidecars: CachedObjects[Project] = CachedObjects(
             storage, from_json, to_json, freshness, stale_if_error
         )
+        self.listeners: list[Callable[[str, Project | None], None]] = []
         self.index: CachedObjects[ProjectIndex] = CachedObjects(
             storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness, stale_if_error
         )
@@ -140,11 +141,19 @@ class MetadataStore:
     async def update_project(
         self, normalized: str, apply: Callable[[Project | None], Awaitable[Project] | Project]
     ) -> tuple[Project, str]:
-        return await self.sidecars.update(keys.sidecar(normalized), apply)
+        project, etag = await self.sidecars.update(keys.sidecar(normalized), apply)
+        self._notify(normalized, project)
+        return project, etag
 
     async def delete_project(self, normalized: str) -> None:
         await self.storage.delete(keys.sidecar(normalized))
         self.sidecars.forget(keys.sidecar(normalized))
+        self._notify(normalized, None)
+
+    def _notify(self, normalized: str, project: Project | None) -> None:
+        """Tell derived views (search) about a write made by this process."""
+        for listener in self.listeners:
+            listener(normalized, project)
 
     async def project_index(self) -> tuple[ProjectIndex, str]:
         value, etag = await self.index.read(keys.PROJECT_INDEX)

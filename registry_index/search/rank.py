@@ -1,0 +1,122 @@
+"""Search documents, filters and ranking over them (pure).
+
+Ranking: the exact normalized name first, then names starting with the query, then names
+containing it, then projects whose name, summary or keywords hold every word of the query;
+ties by name. Filters combine (all must hold).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from ..jsonapi.build import latest_version
+from ..metadata.sidecar import Project
+from ..names import normalize
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    normalized: str
+    name: str
+    version: str
+    summary: str
+    keywords: tuple[str, ...]
+    classifiers: tuple[str, ...]
+    author: str
+    requires_python: str | None
+    updated: str
+    # Lower-cased text, computed once per document so a query is a scan of plain strings.
+    words: frozenset[str] = frozenset()
+    people: str = ""
+
+
+def document(project: Project) -> SearchDoc | None:
+    """The searchable view of a project; None when it has nothing to show."""
+    if project.status == "quarantined":
+        return None
+    key = latest_version(project)
+    if key is None:
+        return None
+    release = project.releases[key]
+    meta = release.metadata
+    keywords = tuple(k.strip() for k in meta.get("keywords", []) if k.strip())
+    author = " ".join(
+        str(meta.get(f, "")) for f in ("author", "author_email", "maintainer", "maintainer_email")
+    )
+    text = " ".join([project.name, release.summary, *keywords]).lower()
+    return SearchDoc(
+        normalized=project.normalized,
+        name=project.name,
+        version=release.version,
+        summary=release.summary,
+        keywords=keywords,
+        classifiers=tuple(meta.get("classifiers", [])),
+        author=author.strip(),
+        requires_python=release.requires_python,
+        updated=max((f.upload_time for f in project.files), default=""),
+        words=frozenset(_WORD.findall(text)),
+        people=author.lower(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    q: str = ""
+    keyword: str | None = None
+    classifier: str | None = None
+    author: str | None = None
+    requires_python: Version | None = None
+
+
+def _admits(spec: str | None, python: Version) -> bool:
+    if not spec:
+        return True
+    try:
+        return SpecifierSet(spec).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def _passes(doc: SearchDoc, query: Query) -> bool:
+    if query.keyword and query.keyword.lower() not in (k.lower() for k in doc.keywords):
+        return False
+    if query.classifier and not any(c.startswith(query.classifier) for c in doc.classifiers):
+        return False
+    if query.author and query.author.lower() not in doc.people:
+        return False
+    return query.requires_python is None or _admits(doc.requires_python, query.requires_python)
+
+
+def _score(doc: SearchDoc, q: str, norm: str, terms: list[str]) -> tuple[int, int] | None:
+    if not q:
+        return (0, 0)
+    if doc.normalized == norm:
+        return (0, 0)
+    if doc.normalized.startswith(norm):
+        return (1, 0)
+    if norm in doc.normalized:
+        return (2, 0)
+    # Every word of the query must appear in the name, summary or keywords.
+    if terms and all(t in doc.words for t in terms):
+        return (3, 0)
+    return None
+
+
+def search(docs: Iterable[SearchDoc], query: Query) -> list[SearchDoc]:
+    q = query.q.strip()
+    norm = normalize(q) if q else ""
+    terms = _WORD.findall(q.lower())
+    scored = []
+    for doc in docs:
+        score = _score(doc, q, norm, terms)
+        if score is not None and _passes(doc, query):
+            scored.append((score, doc.normalized, doc))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [doc for _, _, doc in scored]

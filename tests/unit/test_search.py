@@ -1,0 +1,82 @@
+"""Search ranking and filters over documents built from real sidecar shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.version import Version
+
+from registry_index.metadata.sidecar import FileEntry, Project, Release
+from registry_index.search.rank import Query, document, search
+
+
+def project(name: str, summary: str = "", version: str = "1.0", **meta: Any) -> Project:
+    entry = FileEntry(
+        f"{name}-{version}.tar.gz",
+        version,
+        "sdist",
+        "source",
+        "a" * 64,
+        "b" * 64,
+        "c" * 32,
+        1,
+        "2026-01-01T00:00:00Z",
+        "alice",
+    )
+    rp = meta.pop("requires_python", None)
+    release = Release(version, summary=summary, requires_python=rp, metadata=meta)
+    from registry_index.names import canonical_version, normalize
+
+    return Project(name, normalize(name), "x", releases={canonical_version(version): release}, files=(entry,))
+
+
+DOCS = [
+    d
+    for d in (
+        document(project("requests", "HTTP for Humans", keywords=["http", "client"], author="Kenneth")),
+        document(project("requests-toolbelt", "Utilities for requests", keywords=["http"])),
+        document(
+            project(
+                "httpx",
+                "A next generation HTTP client",
+                requires_python=">=3.8",
+                classifiers=["Programming Language :: Python :: 3 :: Only"],
+            )
+        ),
+        document(project("my-requests-helper", "helper")),
+        document(
+            project("urllib3", "HTTP library with thread-safe connection pooling", requires_python=">=3.12")
+        ),
+        document(project("unrelated", "Nothing to see", author_email="bob@example.com")),
+    )
+    if d is not None
+]
+
+
+def names(query: Query) -> list[str]:
+    return [d.normalized for d in search(DOCS, query)]
+
+
+def test_ranking_exact_then_prefix_then_contains_then_text() -> None:
+    assert names(Query(q="Requests")) == ["requests", "requests-toolbelt", "my-requests-helper"]
+    assert names(Query(q="http")) == ["httpx", "requests", "requests-toolbelt", "urllib3"]
+
+
+def test_filters_combine() -> None:
+    assert names(Query(q="http", keyword="client")) == ["requests"]
+    assert names(Query(classifier="Programming Language :: Python :: 3")) == ["httpx"]
+    assert names(Query(author="bob@")) == ["unrelated"]
+    assert "urllib3" not in names(Query(requires_python=Version("3.11")))
+    assert "urllib3" in names(Query(requires_python=Version("3.12")))
+    assert names(Query(q="http", requires_python=Version("3.7"))) == ["requests", "requests-toolbelt"]
+
+
+def test_empty_query_lists_everything_by_name() -> None:
+    assert names(Query()) == sorted(d.normalized for d in DOCS)
+
+
+def test_quarantined_and_empty_projects_are_not_searchable() -> None:
+    from dataclasses import replace
+
+    assert document(replace(project("q"), status="quarantined")) is None
+    assert document(Project("e", "e", "x")) is None
