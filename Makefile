@@ -27,8 +27,8 @@ test: $(STAMP) ## run the whole test suite (unit, contract, functional with real
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check, mypy strict
-	$(BIN)/ruff check registry_index tests
-	$(BIN)/ruff format --check registry_index tests
+	$(BIN)/ruff check registry_index tests docs/examples
+	$(BIN)/ruff format --check registry_index tests docs/examples
 	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff formatting and safe fixes

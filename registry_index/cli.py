@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import hashlib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,11 +19,10 @@ from .audit.log import AuditQuery
 from .auth.accounts import User
 from .errors import RegistryError
 from .fsck import fsck
-from .names import InvalidFilename, parse_dist_filename
-from .registry import Registry, Upload, form_from_filename
+from .names import InvalidFilename
+from .registry import Registry
 from .settings import PREFIX, Settings, SettingsError
 from .storage import StorageError
-from .upload.validate import Digests
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.
@@ -43,20 +41,6 @@ def progress(done: int, total: int, label: str, stream: TextIO = sys.stderr) -> 
     end = "\n" if done == total else ""
     stream.write(f"\r[{bar}] {done}/{total} {label[:50]:<50}{end}")
     stream.flush()
-
-
-def _digests(path: Path) -> Digests:
-    sha, md5, blake = (
-        hashlib.sha256(),
-        hashlib.md5(usedforsecurity=False),
-        hashlib.blake2b(digest_size=32),
-    )
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            sha.update(chunk)
-            md5.update(chunk)
-            blake.update(chunk)
-    return Digests(sha.hexdigest(), md5.hexdigest(), blake.hexdigest())
 
 
 def _find_dists(root: Path) -> list[Path] | None:
@@ -86,11 +70,7 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
     failures: list[str] = []
     for n, path in enumerate(files, 1):
         try:
-            dist = parse_dist_filename(path.name)
-            digests = _digests(path)
-            form = form_from_filename(dist, digests)
-            upload = Upload(path.name, path, path.stat().st_size, digests, form)
-            result = await registry.publish(user, upload)
+            result = await registry.publish_path(path, user)
             added += result.created
             skipped += not result.created
         except (RegistryError, InvalidFilename) as exc:

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from packaging.metadata import Metadata, parse_email
 from .audit import AuditLog, EventKind, Origin, StorageAuditLog
 from .auth.accounts import Accounts, Token, User
 from .errors import FileAlreadyExists, Forbidden, InvalidRequest, InvalidUpload, NotFound
+from .jsonapi.build import files_of, latest_version, project_document
 from .metadata.extract import extract_metadata
 from .metadata.sidecar import STATUSES, FileEntry, Project, ProjectIndex, Release, utc_now
 from .metadata.store import MetadataStore
@@ -358,6 +359,34 @@ class Registry:
 
         await self.meta.update_index(apply)
 
+    async def publish_path(self, path: Path, user: User, origin: Origin | None = None) -> PublishResult:
+        """Publish a local wheel or sdist as twine would (the form comes from its filename)."""
+        dist = parse_dist_filename(path.name)
+        digests = await to_thread.run_sync(file_digests, path)
+        size = (await anyio.Path(path).stat()).st_size
+        form = form_from_filename(dist, digests)
+        return await self.publish(user, Upload(path.name, path, size, digests, form), origin)
+
+    async def download(self, project: str, filename: str) -> AsyncIterator[bytes]:
+        """The bytes of a listed file, streamed."""
+        found = await self.project(project)
+        entry = found.file(filename)
+        if entry is None:
+            raise NotFound(f"Project {found.name!r} has no file {filename!r}.")
+        async for chunk in self.storage.stream(keys.artifact(found.normalized, entry.sha256, entry.filename)):
+            yield chunk
+
+    async def info(self, project: str, version: str | None = None) -> dict[str, Any]:
+        """The PyPI JSON API document for a project (latest release) or one release."""
+        found = await self.project(project)
+        key = latest_version(found) if version is None else canonical_version(version)
+        if key is None or key not in found.releases:
+            raise NotFound(f"Project {found.name!r} has no version {version!r}.")
+        files = files_of(found, key)
+        vulns = await self.vulnerabilities(found.normalized, found.releases[key].version)
+        description = await self.description(found, files)
+        return project_document(found, key, description, "", vulns, with_releases=version is None)
+
     def validate(self, path: Path) -> list[str]:
         """Every problem with a local distribution file, as an upload would report them."""
         try:
@@ -644,6 +673,17 @@ def _add_file(
         releases[key] = replace(releases[key], metadata=releases[key].metadata | {"from_wheel": True})
     entry = replace(entry, version=releases[key].version)
     return project.bump(name=metadata.name, releases=releases, files=(*project.files, entry))
+
+
+def file_digests(path: Path) -> Digests:
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    blake = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            sha.update(chunk)
+            md5.update(chunk)
+            blake.update(chunk)
+    return Digests(sha.hexdigest(), md5.hexdigest(), blake.hexdigest())
 
 
 def form_from_filename(dist: DistFilename, digests: Digests) -> Mapping[str, list[str]]:
