@@ -1,0 +1,185 @@
+"""Administration: yank, status, roles, deletion, accounts; every change audited."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .audit import EventKind, Origin
+from .auth.accounts import Token, User
+from .errors import InvalidRequest, NotFound
+from .metadata.sidecar import STATUSES, FileEntry, Project
+from .names import (
+    canonical_version,
+    normalize,
+)
+from .storage import StorageError, keys
+
+if TYPE_CHECKING:
+    pass
+
+from .publishing import _remove_files
+from .registry_base import RegistryBase
+
+log = logging.getLogger("registry_index")
+
+
+class Administration(RegistryBase):
+    async def set_yank(
+        self,
+        name: str,
+        version: str,
+        yanked: bool,
+        reason: str = "",
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
+        key = canonical_version(version)
+
+        def change(project: Project) -> Project:
+            release = project.releases.get(key)
+            if release is None:
+                raise NotFound(f"Project {project.name!r} has no version {version!r}.")
+            releases = dict(project.releases)
+            releases[key] = replace(release, yanked=yanked, yanked_reason=reason if yanked else "")
+            return project.bump(releases=releases)
+
+        project = await self._mutate(name, change)
+        kind = EventKind.YANK if yanked else EventKind.UNYANK
+        await self.audit.record(
+            kind, actor, origin, project=project.normalized, version=version, detail=reason
+        )
+        return project
+
+    async def set_status(
+        self, name: str, status: str, reason: str = "", *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project:
+        if status not in STATUSES:
+            raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+        project = await self._mutate(name, lambda p: p.bump(status=status, status_reason=reason))
+        await self._ensure_listed(project)
+        detail = f"{status}: {reason}" if reason else status
+        await self.audit.record(EventKind.STATUS, actor, origin, project=project.normalized, detail=detail)
+        return project
+
+    async def set_maintainer(
+        self,
+        name: str,
+        user: str,
+        add: bool,
+        *,
+        owner: bool = False,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
+        if add and await self.accounts.get_user(user) is None:
+            raise NotFound(f"No user {user!r}; create it first with 'registry-index user add'.")
+
+        def change(project: Project) -> Project:
+            field_name = "owners" if owner else "maintainers"
+            members = list(getattr(project, field_name))
+            if add and user not in members:
+                members.append(user)
+            elif not add and user in members:
+                members.remove(user)
+            return project.bump(**{field_name: tuple(members)})
+
+        project = await self._mutate(name, change)
+        kind = EventKind.ROLE_ADD if add else EventKind.ROLE_REMOVE
+        role = "owner" if owner else "maintainer"
+        await self.audit.record(kind, actor, origin, project=project.normalized, detail=f"{role} {user}")
+        return project
+
+    async def delete(
+        self,
+        name: str,
+        version: str | None = None,
+        filename: str | None = None,
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> list[str]:
+        """Remove a project, a release or one file; returns the filenames removed."""
+        normalized = normalize(name)
+        removed: list[FileEntry] = []
+        if version is None:
+            project = await self.project(name)
+            removed = list(project.files)
+            await self.meta.delete_project(normalized)
+            await self.meta.update_index(lambda idx: idx.without(normalized))
+        else:
+            wanted = canonical_version(version)
+
+            def change(project: Project) -> Project:
+                nonlocal removed
+                removed = [
+                    f
+                    for f in project.files
+                    if canonical_version(f.version) == wanted and (filename is None or f.filename == filename)
+                ]
+                if not removed:
+                    what = filename or f"version {version}"
+                    raise NotFound(f"Project {project.name!r} has no {what}.")
+                return _remove_files(project, removed)
+
+            await self._mutate(name, change)
+        # The sidecar no longer lists them, so removing the objects cannot break a page.
+        for entry in removed:
+            artifact = keys.artifact(normalized, entry.sha256, entry.filename)
+            for key in (keys.core_metadata(artifact), artifact):
+                try:
+                    await self.storage.delete(key)
+                except StorageError:
+                    log.warning("could not delete %s; fsck --repair will", key)
+        names = [f.filename for f in removed]
+        await self.audit.record(
+            EventKind.DELETE,
+            actor,
+            origin,
+            project=normalized,
+            version=version,
+            filename=filename,
+            detail=f"removed {len(names)} files: {', '.join(names)}"[:2000],
+        )
+        return names
+
+    async def add_user(self, name: str, password: str, *, admin: bool = False, actor: str = "cli") -> User:
+        user = await self.accounts.add_user(name, password, admin=admin)
+        await self.audit.record(EventKind.USER_CREATE, actor, detail=f"{name}{' (admin)' if admin else ''}")
+        return user
+
+    async def create_token(
+        self, name: str, description: str = "", *, actor: str = "cli"
+    ) -> tuple[str, Token]:
+        secret, token = await self.accounts.create_token(name, description)
+        await self.audit.record(EventKind.TOKEN_CREATE, actor, detail=f"token {token.id} for {name}")
+        return secret, token
+
+    async def revoke_token(self, token_id: str, *, actor: str = "cli") -> Token:
+        token = await self.accounts.revoke_token(token_id)
+        await self.audit.record(EventKind.TOKEN_REVOKE, actor, detail=f"token {token.id} of {token.user}")
+        return token
+
+    async def remove_user(self, name: str, *, actor: str = "cli") -> list[str]:
+        """Remove an account, its tokens, and its name from every project's roles."""
+        await self.accounts.remove_user(name)
+        touched: list[str] = []
+        async for info in self.storage.list("projects/"):
+            normalized = info.key.removeprefix("projects/").removesuffix(".json")
+            project, _ = await self.meta.project(normalized)
+            if project is None or (name not in project.owners and name not in project.maintainers):
+                continue
+            await self._mutate(
+                normalized,
+                lambda p: p.bump(
+                    owners=tuple(u for u in p.owners if u != name),
+                    maintainers=tuple(u for u in p.maintainers if u != name),
+                ),
+            )
+            touched.append(normalized)
+        await self.audit.record(
+            EventKind.USER_REMOVE, actor, detail=f"{name}; roles removed on {len(touched)}"
+        )
+        return touched

@@ -1,0 +1,102 @@
+"""What every part of the registry service shares: the stores it is built on and the
+project reads and conditional writes that publishing and administration both use."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .audit import AuditLog, StorageAuditLog
+from .auth.accounts import Accounts
+from .errors import NotFound
+from .metadata.sidecar import Project, ProjectIndex
+from .metadata.store import MetadataStore
+from .names import (
+    normalize,
+)
+from .search.index import MemorySearchIndex, SearchProvider
+from .security.advisories import AdvisoryDB, OsvScanner
+from .security.policy import VulnPolicy
+from .security.scanner import Scanner
+from .storage import Storage
+from .validation import StrictValidator, Validator
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("registry_index")
+
+
+class RegistryBase:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        freshness: float = 1.0,
+        stale_if_error: float = 0.0,
+        validator: Validator | None = None,
+        audit: AuditLog | None = None,
+        scanner: Scanner | None = None,
+        search: SearchProvider | None = None,
+        vuln_policy: VulnPolicy | None = None,
+    ) -> None:
+        self.storage = storage
+        self.validator: Validator = validator or StrictValidator()
+        self.meta = MetadataStore(storage, freshness, stale_if_error)
+        self.accounts = Accounts(storage, freshness)
+        self.audit: AuditLog = audit or StorageAuditLog(storage)
+        self.advisories = AdvisoryDB(storage)
+        self.scanner: Scanner = scanner or OsvScanner(self.advisories)
+        self.vuln_policy = vuln_policy or VulnPolicy()
+        self._descriptions: dict[str, str] = {}
+        self.search_index: SearchProvider = search or MemorySearchIndex(storage)
+        self.meta.listeners.append(self._reindex)
+
+    async def close(self) -> None:
+        await self.storage.close()
+
+    async def project(self, name: str) -> Project:
+        project, _ = await self.meta.project(normalize(name))
+        if project is None:
+            raise NotFound(f"No project {name!r} on this index.")
+        return project
+
+    async def project_with_etag(self, name: str) -> tuple[Project | None, str | None]:
+        return await self.meta.project(normalize(name))
+
+    async def index(self) -> tuple[ProjectIndex, str]:
+        return await self.meta.project_index()
+
+    async def _ensure_listed(self, project: Project) -> None:
+        index, _ = await self.meta.project_index()
+        hidden = project.status == "quarantined"
+        if index.projects.get(project.normalized) == project.name and (
+            (project.normalized in index.hidden) == hidden
+        ):
+            return
+
+        def apply(current: ProjectIndex) -> ProjectIndex:
+            projects = dict(current.projects)
+            projects[project.normalized] = project.name
+            hide = set(current.hidden)
+            (hide.add if hidden else hide.discard)(project.normalized)
+            return ProjectIndex(projects, frozenset(hide))
+
+        await self.meta.update_index(apply)
+
+    async def _mutate(self, name: str, change: Any) -> Project:
+        normalized = normalize(name)
+
+        def apply(project: Project | None) -> Project:
+            if project is None:
+                raise NotFound(f"No project {name!r} on this index.")
+            return change(project)  # type: ignore[no-any-return]
+
+        project, _ = await self.meta.update_project(normalized, apply)
+        return project
+
+    def _reindex(self, normalized: str, project: Project | None) -> None:
+        if project is None:
+            self.search_index.remove(normalized)
+        else:
+            self.search_index.update(project)
