@@ -37,6 +37,10 @@ class Extracted:
 
 def _parse(raw: bytes, source: str, problems: list[str]) -> Metadata | None:
     parsed, unparsed = parse_email(raw)
+    if parsed.get("metadata_version") == "2.0":
+        # A draft version that wheel and setuptools wrote in 2013-2016; its fields are those of
+        # 1.2/2.1, and pip reads such files. Validate as 2.1; the served bytes stay as uploaded.
+        parsed["metadata_version"] = "2.1"
     errors: list[Exception] = [
         InvalidMetadata(name, f"unrecognized or malformed field {name!r}") for name in unparsed
     ]

@@ -24,6 +24,7 @@ async def upload(request: Request) -> Response:
     finally:
         form.cleanup()
     message = "" if result.created else f"{result.filename} already exists with the same content.\n"
+    message += "".join(f"{w}\n" for w in result.warnings)
     return Response(message, status_code=200, media_type="text/plain")
 
 

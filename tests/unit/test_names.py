@@ -62,3 +62,11 @@ def test_real_metadata_errors_are_still_reported() -> None:
     problems: list[str] = []
     assert _parse(raw, "METADATA", problems) is None
     assert "version" in problems[0].lower() and "requires" in problems[0].lower()
+
+
+def test_draft_metadata_version_2_0_is_read_as_2_1() -> None:
+    # requests 2.2.1's wheel (2014) declares Metadata-Version: 2.0.
+    raw = b"Metadata-Version: 2.0\nName: old-draft\nVersion: 2.2.1\n\n"
+    problems: list[str] = []
+    metadata = _parse(raw, "METADATA", problems)
+    assert problems == [] and metadata is not None and str(metadata.version) == "2.2.1"
