@@ -1,0 +1,1 @@
+"""The browsable web UI: server-rendered pages over the same cached sidecars the APIs use."""
