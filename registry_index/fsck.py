@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .metadata.sidecar import ProjectIndex, SidecarError, from_json
 from .storage import ObjectNotFound, Storage, keys
+from .storage.encrypted import DecryptionError
 
 Progress = Callable[[int, int, str], None]
 
@@ -55,7 +56,7 @@ async def fsck(
     for n, key in enumerate(sidecar_keys, 1):
         try:
             project = from_json((await storage.get(key)).data)
-        except (SidecarError, ObjectNotFound) as exc:
+        except (SidecarError, ObjectNotFound, DecryptionError) as exc:
             report.problems.append(f"{key}: unreadable sidecar: {exc}")
             continue
         names[project.normalized] = project.name
@@ -70,18 +71,25 @@ async def fsck(
             except ObjectNotFound:
                 report.problems.append(f"{project.normalized}/{entry.filename}: listed but missing")
                 continue
+            except DecryptionError as exc:
+                report.problems.append(f"{project.normalized}/{entry.filename}: {exc}")
+                continue
             if info.size != entry.size:
                 report.problems.append(
                     f"{project.normalized}/{entry.filename}: size {info.size}, listed {entry.size}"
                 )
-            elif verify_hashes and await _sha256(storage, artifact) != entry.sha256:
-                report.problems.append(f"{project.normalized}/{entry.filename}: sha256 mismatch")
+            else:
+                try:
+                    if verify_hashes and await _sha256(storage, artifact) != entry.sha256:
+                        report.problems.append(f"{project.normalized}/{entry.filename}: sha256 mismatch")
+                except DecryptionError as exc:  # tampered with, or sealed with a key not in the ring
+                    report.problems.append(f"{project.normalized}/{entry.filename}: {exc}")
             if entry.core_metadata_sha256:
                 meta_key = keys.core_metadata(artifact)
                 listed.add(meta_key)
                 try:
                     ok = await _sha256(storage, meta_key) == entry.core_metadata_sha256
-                except ObjectNotFound:
+                except (ObjectNotFound, DecryptionError):
                     ok = False
                 if not ok:
                     report.problems.append(
@@ -116,6 +124,9 @@ async def _check_index(
         index, etag = ProjectIndex.from_json(blob.data), blob.etag
     except ObjectNotFound:
         index, etag = ProjectIndex(), None
+    except DecryptionError as exc:
+        report.problems.append(f"{keys.PROJECT_INDEX}: {exc}")  # not repaired: look first
+        return
     expected = ProjectIndex(names, frozenset(hidden))
     if index == expected:
         return

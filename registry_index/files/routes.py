@@ -19,6 +19,7 @@ from starlette.routing import Route
 from ..context import context
 from ..errors import NotFound
 from ..storage import ObjectNotFound, keys
+from ..storage.encrypted import DecryptionError, PresignUnavailable
 
 log = logging.getLogger("registry_index")
 
@@ -77,6 +78,9 @@ async def download(request: Request) -> Response:
         except ObjectNotFound:
             log.error("listed metadata %s has no object; run registry-index fsck", key)
             raise NotFound(f"No file {filename!r} here.") from None
+        except DecryptionError as exc:
+            log.error("refusing to serve %s: %s", key, exc)
+            raise  # a StorageError: 503, never the stored bytes
         return Response(
             blob.data,
             media_type="application/octet-stream",
@@ -106,8 +110,12 @@ async def download(request: Request) -> Response:
     presign = getattr(ctx.registry.storage, "presigned_url", None)
     if ctx.settings.download == "redirect" and presign is not None and request.method == "GET":
         # The page lists this stable URL; only the redirect target is short-lived.
-        url = await presign(key, ctx.settings.presign_expiry)
-        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=30"})
+        try:
+            url = await presign(key, ctx.settings.presign_expiry)
+        except PresignUnavailable:
+            url = None  # encrypted at rest (client-side or SSE-C): only this app can decrypt it
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=30"})
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media)
     body = ctx.registry.storage.stream(key, start, end)
@@ -119,13 +127,22 @@ async def download(request: Request) -> Response:
     except ObjectNotFound:
         log.error("listed file %s has no object; run registry-index fsck", key)
         raise NotFound(f"No file {filename!r} here.") from None
-    return StreamingResponse(_chain(first, body), status_code=status, headers=headers, media_type=media)
+    except DecryptionError as exc:
+        log.error("refusing to serve %s: %s", key, exc)
+        raise  # a StorageError: 503, never the stored bytes
+    return StreamingResponse(_chain(first, body, key), status_code=status, headers=headers, media_type=media)
 
 
-async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _chain(first: bytes, rest: AsyncIterator[bytes], key: str = "") -> AsyncIterator[bytes]:
     yield first
-    async for chunk in rest:
-        yield chunk
+    try:
+        async for chunk in rest:
+            yield chunk
+    except DecryptionError as exc:
+        # The status line is out: the connection is cut short, so the client sees a failed
+        # download; no byte of the chunk that failed authentication was sent.
+        log.error("stopped serving %s: %s", key, exc)
+        raise
 
 
 def _http_date(iso: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
+from .encrypted import DecryptionError, PresignUnavailable
 
 T = TypeVar("T")
 
@@ -27,6 +28,11 @@ PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB keeps memory fl
 _CHUNK = 256 * 1024
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+SSE_MODES = ("", "sse-s3", "sse-kms", "sse-c")
+
+
+def _status(exc: ClientError) -> str:
+    return str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
 @contextlib.contextmanager
@@ -68,7 +74,24 @@ class S3Storage:
         max_workers: int = 16,
         part_size: int = PART_SIZE,
         public_endpoint: str | None = None,
+        sse: str = "",
+        sse_kms_key_id: str = "",
+        sse_c_keys: Sequence[tuple[str, bytes]] = (),
     ) -> None:
+        """``sse``: server-side encryption of every write: ``sse-s3`` (the provider's keys),
+        ``sse-kms`` (optionally with ``sse_kms_key_id``), or ``sse-c`` with ``sse_c_keys``, a
+        ring of (id, 32-byte key), oldest first: the newest seals writes, reads try each."""
+        if sse not in SSE_MODES:
+            raise ValueError(f"--s3-sse: expected one of sse-s3, sse-kms, sse-c, got {sse!r}")
+        if sse == "sse-c" and not sse_c_keys:
+            raise ValueError(
+                "--s3-sse sse-c needs keys: set --encryption-keys or REGISTRY_INDEX_ENCRYPTION_KEYS"
+            )
+        if sse_kms_key_id and sse != "sse-kms":
+            raise ValueError("--s3-sse-kms-key-id needs --s3-sse sse-kms")
+        self.sse = sse
+        self.sse_kms_key_id = sse_kms_key_id
+        self._sse_c_keys = list(sse_c_keys)
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.part_size = part_size
@@ -109,6 +132,70 @@ class S3Storage:
     def _key(self, key: str) -> str:
         return self.prefix + key
 
+    # -- server-side encryption ------------------------------------------------------------
+
+    def _sse_c(self, key: bytes) -> dict[str, Any]:
+        return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}  # boto3 adds the MD5
+
+    def _write_sse(self) -> dict[str, Any]:
+        """For PutObject and CreateMultipartUpload."""
+        if self.sse == "sse-s3":
+            return {"ServerSideEncryption": "AES256"}
+        if self.sse == "sse-kms":
+            kms: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+            if self.sse_kms_key_id:
+                kms["SSEKMSKeyId"] = self.sse_kms_key_id
+            return kms
+        if self.sse == "sse-c":
+            return self._sse_c(self._sse_c_keys[-1][1])
+        return {}
+
+    def _part_sse(self) -> dict[str, Any]:
+        """For UploadPart and CompleteMultipartUpload: only SSE-C repeats its key there."""
+        return self._sse_c(self._sse_c_keys[-1][1]) if self.sse == "sse-c" else {}
+
+    def _read(self, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A GET or HEAD; with SSE-C, tried with each key of the ring, newest first, then with
+        none (an object written before SSE-C was switched on)."""
+        if self.sse != "sse-c":
+            return fn(**kwargs)
+        attempts = [self._sse_c(k) for _, k in reversed(self._sse_c_keys)] + [{}]
+        for n, extra in enumerate(attempts):
+            try:
+                return fn(**kwargs, **extra)
+            except ClientError as exc:
+                # A wrong customer key is 403, a missing or unneeded one 400.
+                if _status(exc) not in ("400", "403"):
+                    raise
+                if n + 1 == len(attempts):
+                    ids = ", ".join(i for i, _ in self._sse_c_keys)
+                    raise DecryptionError(
+                        key,
+                        f"SSE-C: no key in the key ring ({ids}) opens it; "
+                        "was it written with a key since removed from the ring?",
+                    ) from None
+        raise AssertionError("unreachable")
+
+    async def encryption_is_current(self, key: str) -> bool:
+        """Whether the object is stored with today's --s3-sse (for rekey)."""
+        full = self._key(key)
+        if self.sse == "sse-c":
+            newest = self._sse_c(self._sse_c_keys[-1][1])
+            try:
+                resp = await self._run(
+                    key, lambda: self.client.head_object(Bucket=self.bucket, Key=full, **newest)
+                )
+            except ObjectNotFound:
+                raise
+            except StorageError:
+                return False  # sealed with an older key of the ring
+            # Some servers answer a plain object even when a key is sent: check it is sealed.
+            return bool(resp.get("SSECustomerAlgorithm") == "AES256")
+        if self.sse in ("sse-s3", "sse-kms"):
+            resp = await self._run(key, lambda: self.client.head_object(Bucket=self.bucket, Key=full))
+            return bool(resp.get("ServerSideEncryption") == self._write_sse()["ServerSideEncryption"])
+        return True
+
     async def _run(self, key: str, fn: Callable[..., T], *args: Any) -> T:
         def call() -> T:
             with _translate(key):
@@ -123,7 +210,7 @@ class S3Storage:
         if unless_etag is not None:
             kwargs["IfNoneMatch"] = unless_etag
         try:
-            resp = self.client.get_object(**kwargs)
+            resp = self._read(key, self.client.get_object, **kwargs)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 304 or exc.response.get("Error", {}).get("Code") == "304":
@@ -148,7 +235,9 @@ class S3Storage:
             raise StorageError(f"the bucket {self.bucket!r} does not exist; create it first") from None
 
     async def head(self, key: str) -> ObjectInfo:
-        resp = await self._run(key, lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+        resp = await self._run(
+            key, lambda: self._read(key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+        )
         return ObjectInfo(key, int(resp["ContentLength"]), resp["ETag"], resp["LastModified"].timestamp())
 
     async def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -157,7 +246,7 @@ class S3Storage:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         if end is not None and end <= start:
             return
-        resp = await self._run(key, lambda: self.client.get_object(**kwargs))
+        resp = await self._run(key, lambda: self._read(key, self.client.get_object, **kwargs))
         body = resp["Body"]
         try:
             while True:
@@ -181,7 +270,7 @@ class S3Storage:
     async def put(
         self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
     ) -> str:
-        cond = self._conditions(create_only, if_match)
+        cond = {**self._conditions(create_only, if_match), **self._write_sse()}
         try:
             resp = await self._run(
                 key,
@@ -196,25 +285,36 @@ class S3Storage:
         size = path.stat().st_size
         cond = self._conditions(create_only, None)
         full = self._key(key)
+        sse, part_sse = self._write_sse(), self._part_sse()
         if size <= self.part_size:
             with open(path, "rb") as fh:
-                resp = self.client.put_object(Bucket=self.bucket, Key=full, Body=fh, **cond)
+                resp = self.client.put_object(Bucket=self.bucket, Key=full, Body=fh, **cond, **sse)
             return ObjectInfo(key, size, resp["ETag"])
         # Multipart: one part in memory at a time, so a 1 GiB file costs 8 MiB of RSS.
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full)["UploadId"]
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full, **sse)["UploadId"]
         try:
             parts = []
             with open(path, "rb") as fh:
                 number = 1
                 while chunk := fh.read(self.part_size):
                     part = self.client.upload_part(
-                        Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=chunk
+                        Bucket=self.bucket,
+                        Key=full,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        **part_sse,
                     )
                     parts.append({"ETag": part["ETag"], "PartNumber": number})
                     number += 1
                     del chunk
             resp = self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}, **cond
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **cond,
+                **part_sse,
             )
         except BaseException:
             with contextlib.suppress(Exception):
@@ -254,6 +354,9 @@ class S3Storage:
                 return
 
     async def presigned_url(self, key: str, expires: int) -> str:
+        if self.sse == "sse-c":
+            # The URL's user would have to send the customer key: pip and uv cannot.
+            raise PresignUnavailable(f"{key!r} is stored with SSE-C; only the app holds the key")
         # No response-content-disposition: the filename is already the key's last segment,
         # and some S3 servers (SeaweedFS 4.x) mis-verify signatures that include it.
         params = {"Bucket": self.bucket, "Key": self._key(key)}

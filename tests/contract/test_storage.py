@@ -19,15 +19,30 @@ from registry_index.storage import (
     ObjectNotFound,
     Storage,
 )
+from registry_index.storage.encrypted import EncryptedStorage, Keyring, Selector
 from registry_index.storage.s3 import S3Storage
 from registry_index.testing import S3Server
 from tests.conftest import new_bucket
 
+# The encrypted params run every contract test through EncryptedStorage (everything sealed,
+# with a small chunk size so the tests' objects span many chunks).
+_RING = Keyring([("contract-old", b"\x01" * 32), ("contract", b"\x02" * 32)])
 
-@pytest.fixture(params=["memory", "local", "s3-moto", "s3-seaweedfs"])
+
+@pytest.fixture(
+    params=["memory", "local", "s3-moto", "s3-seaweedfs", "encrypted-local", "encrypted-s3-seaweedfs"]
+)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     store: Storage
-    if request.param == "memory":
+    if request.param == "encrypted-local":
+        store = EncryptedStorage(
+            LocalStorage(tmp_path / "s"), _RING, Selector(everything=True), chunk_size=4096
+        )
+    elif request.param == "encrypted-s3-seaweedfs":
+        s3: S3Server = request.getfixturevalue("seaweedfs")
+        inner = S3Storage(new_bucket(s3), "pre", client=s3.client(), part_size=5 * 1024 * 1024)
+        store = EncryptedStorage(inner, _RING, Selector(everything=True), chunk_size=64 * 1024)
+    elif request.param == "memory":
         store = MemoryStorage()
     elif request.param == "local":
         store = LocalStorage(tmp_path / "s")
@@ -43,7 +58,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             await store.close()
             return
     else:
-        s3: S3Server = request.getfixturevalue("seaweedfs")
+        s3 = request.getfixturevalue("seaweedfs")
         store = S3Storage(new_bucket(s3), "pre", client=s3.client(), part_size=5 * 1024 * 1024)
     yield store
     await store.close()
