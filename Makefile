@@ -23,7 +23,13 @@ venv: $(STAMP) ## create .venv and install the package with dev dependencies
 run: $(STAMP) ## serve the index on http://127.0.0.1:8000 with a local store under ./var
 	$(BIN)/registry-index serve --host $(HOST) --port $(PORT) --storage $(STORAGE)
 
-test: $(STAMP) ## run the whole test suite (unit, contract, functional with real pip/uv/twine)
+# The web UI's browser tests drive Debian's Chromium through Playwright (never its own
+# browser download). Installed only when missing; CI runs as root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: $(STAMP) $(CHROMIUM) ## run the whole test suite (unit, contract, functional with real pip/uv/twine)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check, mypy strict
@@ -39,3 +45,32 @@ clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help venv run test lint format clean
+
+# -- benchmarks (issue 7): their own virtualenv under bench/, never part of `make test` ------
+BENCH_VENV  := bench/.venv
+BENCH_BIN   := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_PEERS := $(BENCH_VENV)/.peers
+
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --isolated --quiet --upgrade pip
+	$(BENCH_BIN)/python -m pip install --isolated --quiet -e . -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+$(BENCH_PEERS): $(BENCH_STAMP) bench/requirements-peers.txt
+	$(BENCH_BIN)/python -m pip install --isolated --quiet -r bench/requirements-peers.txt
+	touch $(BENCH_PEERS)
+
+bench: $(BENCH_PEERS) ## measure against pypiserver, devpi and nginx (30-45 min) into bench/results/latest.md
+	$(BENCH_BIN)/python -m bench $(BENCH_ARGS)
+
+bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are skipped if they cannot be installed
+	@$(MAKE) --no-print-directory $(BENCH_PEERS) \
+		|| echo "bench-smoke: pypiserver/devpi could not be installed: measuring registry_index alone"
+	$(BENCH_BIN)/python -m bench --smoke $(BENCH_ARGS)
+
+bench-profile: $(BENCH_STAMP) ## profile registry_index (py-spy) on the page and upload paths
+	$(BENCH_BIN)/python -m bench.profile $(BENCH_ARGS)
+
+.PHONY: bench bench-smoke bench-profile

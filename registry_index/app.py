@@ -6,27 +6,32 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from html import escape
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__
 from .audit.routes import routes as audit_routes
 from .context import AppContext, context
+from .encryption import open_store, startup_problem
 from .errors import EXCEPTION_HANDLERS
 from .files.routes import routes as file_routes
 from .jsonapi.routes import routes as json_routes
+from .names import normalize
 from .registry import Registry
+from .resolve.routes import routes as resolve_routes
 from .search.routes import routes as search_routes
+from .security.policy import VulnPolicy
+from .security.routes import routes as security_routes
 from .settings import Settings
 from .simple.routes import routes as simple_routes
-from .storage import StorageError, open_storage
+from .storage import StorageError
 from .storage.probe import conditional_write_problems
 from .upload.routes import routes as upload_routes
 from .validation import ArchiveLimits, StrictValidator
+from .web.routes import routes as web_routes
 
 log = logging.getLogger("registry_index")
 
@@ -45,24 +50,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-async def home(request: Request) -> Response:
-    ctx = context(request)
-    await ctx.require_reader(request)
-    base = str(request.base_url).rstrip("/")
-    index, _ = await ctx.registry.index()
-    body = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>registry_index</title></head>
-<body><h1>registry_index</h1>
-<p>{len(index.projects)} projects. Browse the <a href="/simple/">simple index</a>.</p>
-<pre>pip install --index-url {escape(base)}/simple/ PACKAGE
-uv pip install --index-url {escape(base)}/simple/ PACKAGE
-twine upload --repository-url {escape(base)}/legacy/ dist/*
-uv publish --publish-url {escape(base)}/legacy/ --check-url {escape(base)}/simple/ dist/*</pre>
-</body></html>
-"""
-    return HTMLResponse(body)
-
-
 def registry_from_settings(settings: Settings) -> Registry:
     limits = ArchiveLimits(
         max_members=settings.archive_max_members,
@@ -70,10 +57,14 @@ def registry_from_settings(settings: Settings) -> Registry:
         max_ratio=settings.archive_max_ratio,
     )
     return Registry(
-        open_storage(settings.storage, s3_public_endpoint=settings.s3_public_endpoint),
+        open_store(settings),  # the store behind EncryptedStorage (docs/encryption.md)
         freshness=settings.freshness,
         stale_if_error=settings.stale_if_error,
         validator=StrictValidator(limits),
+        vuln_policy=VulnPolicy(
+            settings.vuln_policy,
+            frozenset(normalize(p) for p in settings.vuln_policy_projects.split(",") if p.strip()),
+        ),
     )
 
 
@@ -87,6 +78,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         reg = registry or registry_from_settings(settings)
+        if registry is None and (key_problem := await startup_problem(reg.storage)):
+            await reg.close()
+            raise RuntimeError(key_problem)  # never serve ciphertext, nor 503 on every file
         if registry is None and not settings.single_writer:
             problems = await conditional_write_problems(reg.storage)
             if problems:
@@ -109,7 +103,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                 await reg.close()
 
     routes = [
-        Route("/", home, methods=["GET", "HEAD"]),
+        *web_routes,  # GET / and the browsable pages; POST / stays the upload route
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *simple_routes,
@@ -117,7 +111,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *upload_routes,
         *audit_routes,
         *json_routes,
+        *resolve_routes,
         *search_routes,
+        *security_routes,
     ]
     app = Starlette(
         routes=routes,

@@ -17,12 +17,19 @@ from anyio import to_thread
 from .app import registry_from_settings
 from .audit.log import AuditQuery
 from .auth.accounts import User
+from .encryption import check_settings as check_encryption_settings
+from .encryption import open_store, startup_problem
 from .errors import RegistryError
 from .fsck import fsck
 from .names import InvalidFilename
 from .registry import Registry
+from .resolve.cli import add_parser as add_deps_parser
+from .resolve.cli import deps_command
+from .security.cli import advisories_command, scan_command
+from .security.scan import LEVELS
 from .settings import PREFIX, Settings, SettingsError
 from .storage import StorageError
+from .storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.
@@ -155,6 +162,14 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
         return await _fsck(registry, args)
     elif cmd == "audit":
         return await _audit(registry, args)
+    elif cmd == "advisories":
+        return await advisories_command(registry, args, progress)
+    elif cmd == "scan":
+        return await scan_command(registry, args, progress)
+    elif cmd == "deps":
+        return await deps_command(registry, args)
+    elif cmd == "rekey":
+        return await _rekey(registry)
     elif cmd == "verify":
         results = await registry.verify(args.project, progress=progress)
         bad = {name: problems for name, problems in results.items() if problems}
@@ -206,10 +221,51 @@ async def _fsck(registry: Registry, args: argparse.Namespace) -> int:
     return 0 if not report.problems or fixed_problems else 1
 
 
+async def _rekey(registry: Registry) -> int:
+    storage = registry.storage
+    if not isinstance(storage, EncryptedStorage) or not len(storage.keyring):
+        print(
+            "error: rekey needs the key ring (--encryption-keys FILE or REGISTRY_INDEX_ENCRYPTION_KEYS)",
+            file=sys.stderr,
+        )
+        return 2
+    newest, _ = storage.keyring.newest
+    print(f"re-encrypting with key {newest!r}; encrypting {storage.selector.describe()}", file=sys.stderr)
+    report = await storage.rekey(progress=progress)
+    for failure in report.failed:
+        print(f"FAILED  {failure}")
+    print(
+        f"examined {report.examined} objects: {report.rewritten} rewritten, {report.unchanged} unchanged, "
+        f"{report.gone} deleted meanwhile, {len(report.failed)} failed; "
+        f"keys now in use: {describe_key_ids(report.key_ids)}"
+    )
+    return 1 if report.failed else 0
+
+
+async def _encryption_problem(settings: Settings) -> str | None:
+    if settings.storage == "memory:":
+        return None
+    store = open_store(settings)
+    try:
+        return await startup_problem(store)
+    finally:
+        await store.close()
+
+
+def _encryption_key(args: argparse.Namespace) -> int:
+    print(generate_key_line(args.id))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
+    check_encryption_settings(settings)  # a missing key ring is an error now, not in a worker
+    problem = asyncio.run(_encryption_problem(settings))  # workers check again at start-up
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     # Worker processes rebuild the settings from the environment.
     for name in Settings.HELP:
         os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
@@ -233,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry-index", description="A self-hosted Python package index.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--storage", help=Settings.HELP["storage"] + f" (env {PREFIX}STORAGE; default ./var)")
+    common.add_argument("--encrypt", metavar="all|PROJECT,...", help=Settings.HELP["encrypt"])
+    common.add_argument(
+        "--encryption-keys",
+        dest="encryption_keys_file",
+        metavar="FILE",
+        help=Settings.HELP["encryption_keys_file"],
+    )
+    common.add_argument("--s3-sse", choices=["sse-s3", "sse-kms", "sse-c"], help=Settings.HELP["s3_sse"])
+    common.add_argument("--s3-sse-kms-key-id", help=Settings.HELP["s3_sse_kms_key_id"])
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
@@ -249,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
     serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
     serve.add_argument("--search-refresh", type=float, help=Settings.HELP["search_refresh"])
+    serve.add_argument("--vuln-policy", choices=["off", "warn", "refuse"], help=Settings.HELP["vuln_policy"])
+    serve.add_argument("--vuln-policy-projects", help=Settings.HELP["vuln_policy_projects"])
     serve.add_argument("--s3-public-endpoint", help=Settings.HELP["s3_public_endpoint"])
     serve.add_argument("--forwarded-allow-ips", help=Settings.HELP["forwarded_allow_ips"])
     serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])
@@ -310,17 +377,47 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--actor")
     audit.add_argument("--action", dest="action_filter", help="e.g. project:file:upload or project")
     audit.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-01")
+    adv = sub.add_parser("advisories", help="the OSV advisory set").add_subparsers(
+        dest="action", required=True
+    )
+    adv_import = adv.add_parser(
+        "import", parents=[common], help="replace the set from a folder or zip of OSV records"
+    )
+    adv_import.add_argument("path")
+    adv.add_parser("status", parents=[common], help="how many advisories are loaded")
+    scan_p = sub.add_parser("scan", parents=[common], help="report stored versions that advisories affect")
+    scan_p.add_argument("projects", nargs="*")
+    scan_p.add_argument("--format", choices=["text", "json"], default="text")
+    scan_p.add_argument(
+        "--fail-on",
+        choices=list(LEVELS),
+        default="any",
+        help="exit 1 when a finding is at or above this severity (unknown counts as any)",
+    )
     verify = sub.add_parser("verify", parents=[common], help="re-validate stored files with today's rules")
     verify.add_argument("project", nargs="?")
+    add_deps_parser(sub, common)
     imp = sub.add_parser("import", parents=[common], help="bulk-import a folder of wheels and sdists")
     imp.add_argument("directory")
     imp.add_argument("--owner", help="user who owns newly created projects")
+    sub.add_parser(
+        "rekey",
+        parents=[common],
+        help="re-encrypt every encrypted object with the newest key (safe while serving)",
+    )
+    enc_key = sub.add_parser("encryption-key", help="encryption keys").add_subparsers(
+        dest="action", required=True
+    )
+    gen = enc_key.add_parser("generate", help="print a new key ring line, ID:BASE64KEY")
+    gen.add_argument("--id", help="the key's id (default: k<date>-<random>)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "encryption-key":
+            return _encryption_key(args)
         if args.command == "serve":
             return _serve(args)
         return asyncio.run(_admin(args))

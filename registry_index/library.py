@@ -17,11 +17,14 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .audit import AuditLog
 from .auth.accounts import User
+from .encryption import open_store
 from .metadata.sidecar import Project
 from .registry import PublishResult, Registry
+from .resolve.environment import Environment
 from .search.rank import Query, SearchDoc
 from .security.scanner import Scanner
-from .storage import Storage, open_storage
+from .settings import Settings
+from .storage import Storage
 from .validation import StrictValidator, Validator
 
 T = TypeVar("T")
@@ -37,8 +40,15 @@ def open_registry(
     scanner: Scanner | None = None,
     freshness: float = 1.0,
 ) -> Registry:
-    """A registry over a store given as a path, ``s3://BUCKET[/PREFIX]``, ``memory:`` or object."""
-    store = open_storage(storage) if isinstance(storage, str) else storage
+    """A registry over a store given as a path, ``s3://BUCKET[/PREFIX]``, ``memory:`` or object.
+
+    A store given by name is opened as the server opens it, REGISTRY_INDEX_* settings included,
+    so an encrypted store (docs/encryption.md) is read through its key ring, never as ciphertext.
+    """
+    if isinstance(storage, str):
+        store: Storage = open_store(Settings.from_env().with_overrides(storage=storage))
+    else:
+        store = storage
     return Registry(
         store, freshness=freshness, validator=validator or StrictValidator(), audit=audit, scanner=scanner
     )
@@ -98,6 +108,19 @@ class SyncRegistry:
 
     def delete(self, project: str, version: str | None = None, filename: str | None = None) -> list[str]:
         return self._call(self.registry.delete, project, version, filename, actor="library")
+
+    def resolve(
+        self, *requirements: str, python: str | None = None, platform: str | None = None
+    ) -> dict[str, str]:
+        """Pins for the requirements; raises if they cannot be satisfied."""
+        env = Environment.from_params(python, platform, None)
+        resolution = self._call(self.registry.resolve, list(requirements), env)
+        if resolution.unsatisfiable:
+            raise ValueError("; ".join(str(u) for u in resolution.unsatisfiable))
+        return dict(resolution.pins)
+
+    def dependency_tree(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return self._call(self.registry.dependency_tree, name, version).to_json()
 
     def validate(self, path: Path | str) -> list[str]:
         return self.registry.validate(Path(path))

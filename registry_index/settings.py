@@ -45,7 +45,13 @@ class Settings:
     download: str = "proxy"
     presign_expiry: int = 300
     search_refresh: float = 5.0
+    vuln_policy: str = "off"
+    vuln_policy_projects: str = ""
     s3_public_endpoint: str = ""
+    encrypt: str = ""  # "all", or comma-separated projects; see docs/encryption.md
+    encryption_keys_file: str = ""  # the key ring itself may come from REGISTRY_INDEX_ENCRYPTION_KEYS
+    s3_sse: str = ""
+    s3_sse_kms_key_id: str = ""
     forwarded_allow_ips: str = "127.0.0.1"
     archive_max_members: int = 100_000
     archive_max_size: int = 4 * 1024**3
@@ -65,8 +71,15 @@ class Settings:
         "single_writer": "start on a store without conditional writes (only one process may write)",
         "download": "proxy (stream files through the app) or redirect (to a presigned S3 URL)",
         "presign_expiry": "lifetime in seconds of presigned download URLs (redirect mode)",
+        "vuln_policy": "off, warn or refuse uploads of versions that a known advisory affects",
+        "vuln_policy_projects": "comma-separated projects the policy applies to (default: all)",
         "search_refresh": "seconds between search-index refreshes from the store (other instances' uploads)",
         "s3_public_endpoint": "S3 endpoint clients can reach, for presigned URLs (default: AWS_ENDPOINT_URL)",
+        "encrypt": "encrypt at rest: all, or comma-separated projects (their files and sidecars)",
+        "encryption_keys_file": "key ring file, one ID:BASE64KEY a line, newest last "
+        "(or the entries themselves in REGISTRY_INDEX_ENCRYPTION_KEYS)",
+        "s3_sse": "S3 server-side encryption of every write: sse-s3, sse-kms or sse-c (key from the ring)",
+        "s3_sse_kms_key_id": "KMS key id or ARN for --s3-sse sse-kms (default: the bucket's)",
         "forwarded_allow_ips": "proxies trusted for X-Forwarded-For/-Proto (comma-separated, or *)",
         "archive_max_members": "most members a wheel or sdist may have",
         "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
@@ -98,6 +111,10 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             return raw
         if name in ("max_upload_size", "archive_max_size"):
             return _parse_size(raw)
+        if name == "vuln_policy" and raw not in ("off", "warn", "refuse"):
+            raise ValueError(f"expected off, warn or refuse, got {raw!r}")
+        if name == "s3_sse" and raw not in ("", "sse-s3", "sse-kms", "sse-c"):
+            raise ValueError(f"expected sse-s3, sse-kms or sse-c, got {raw!r}")
         if name == "download" and raw not in ("proxy", "redirect"):
             raise ValueError(f"expected proxy or redirect, got {raw!r}")
         if kind in ("int", int):

@@ -37,6 +37,10 @@ def main(store: str, workdir: Path) -> None:
         info = registry.info("example-app")
         print("latest example-app:", info["info"]["version"], "requires", info["info"]["requires_dist"])
 
+        print("pins for example-app:", registry.resolve("example-app"))
+        tree = registry.dependency_tree("example-app")
+        print("example-app depends on:", [(n["name"], n["version"]) for n in tree["tree"]])
+
         registry.yank("example-base", "1.0", reason="superseded")
         print("example-base 1.0 yanked:", registry.project("example-base").releases["1"].yanked)
 

@@ -24,7 +24,8 @@ def latest_version(project: Project) -> str | None:
             version = Version("0")
         return (not release.yanked, not version.is_prerelease, version)
 
-    keys = [k for k in project.releases if any(canonical_version(f.version) == k for f in project.files)]
+    with_files = {canonical_version(f.version) for f in project.files}  # one pass, not one per release
+    keys = [k for k in project.releases if k in with_files]
     return max(keys, key=rank) if keys else None
 
 

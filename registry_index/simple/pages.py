@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -10,13 +11,28 @@ from ..metadata.sidecar import Project, ProjectIndex
 from . import build, render
 from .negotiate import V1_JSON, Format
 
+GZIP_MIN = 1400  # below one packet, compression saves nothing worth the header
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Page:
     body: bytes
     etag: str  # quoted, ready for the header
     media_type: str
     serial: int
+    _gzipped: bytes | None = None
+
+    def gzipped(self) -> bytes | None:
+        """The body gzipped, computed once per page version; None when not worth it."""
+        if len(self.body) < GZIP_MIN:
+            return None
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gz"'
 
 
 class PageCache:

@@ -18,14 +18,18 @@ PAGE_CACHE_CONTROL = "max-age=0, must-revalidate, public"
 def _respond(request: Request, page: Page) -> Response:
     headers = {
         "ETag": page.etag,
-        "Vary": "Accept",
+        "Vary": "Accept, Accept-Encoding",
         "Cache-Control": PAGE_CACHE_CONTROL,
         "Access-Control-Allow-Origin": "*",
         "X-PyPI-Last-Serial": str(page.serial),
     }
-    if page.etag in request.headers.get("if-none-match", ""):
+    body = page.body
+    if "gzip" in request.headers.get("accept-encoding", "") and (packed := page.gzipped()) is not None:
+        # A different representation needs its own strong validator.
+        body, headers["ETag"], headers["Content-Encoding"] = packed, page.gzip_etag, "gzip"
+    if headers["ETag"] in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(page.body, headers=headers, media_type=page.media_type)
+    return Response(body, headers=headers, media_type=page.media_type)
 
 
 async def simple_index(request: Request) -> Response:

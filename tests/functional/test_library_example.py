@@ -23,6 +23,8 @@ def test_registry_usage_example_runs(tmp_path: Path) -> None:
     assert "published example_app-2.0-py3-none-any.whl (new: True)" in out
     assert "search 'example': ['example-app', 'example-base']" in out
     assert "latest example-app: 2.0 requires ['example-base>=1']" in out
+    assert "pins for example-app: {'example-app': '2.0', 'example-base': '1.0'}" in out
+    assert "example-app depends on: [('example-base', '1.0')]" in out
     assert "example-base 1.0 yanked: True" in out
     assert "identical: True" in out
     # What the library wrote is what a server reads: the same store, the same sidecars.

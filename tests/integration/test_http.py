@@ -115,7 +115,7 @@ async def test_redirects_and_404(setup: tuple[httpx.AsyncClient, Registry, Outag
     assert resp.status_code == 301 and resp.headers["location"].endswith("/simple/foo-bar-baz/?format=x")
     assert (await client.get("/simple/foo-bar-baz/")).status_code == 200
     assert (await client.get("/simple/unknown/")).status_code == 404
-    assert (await client.get("/simple/foo-bar-baz/")).headers["vary"] == "Accept"
+    assert (await client.get("/simple/foo-bar-baz/")).headers["vary"] == "Accept, Accept-Encoding"
 
 
 async def test_store_outage_is_503_with_retry_after(
@@ -136,3 +136,32 @@ async def test_store_outage_is_503_with_retry_after(
 async def test_simple_post_is_405(setup: tuple[httpx.AsyncClient, Registry, Outage]) -> None:
     client, _, _ = setup
     assert (await client.post("/simple/")).status_code == 405
+
+
+async def test_large_pages_are_gzipped_once_with_their_own_etag(
+    setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path
+) -> None:
+    import gzip
+
+    client, _, _ = setup
+    for n in range(30):  # enough files for a page worth compressing
+        fields, files = form_for(build_wheel(tmp_path, WheelSpec("bigpage", f"1.{n}")))
+        assert (
+            await client.post("/legacy/", data=fields, files=files, auth=("alice", "alice-password"))
+        ).status_code == 200
+    plain = await client.get("/simple/bigpage/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    request = client.build_request("GET", "/simple/bigpage/", headers={"Accept-Encoding": "gzip"})
+    raw = await client.send(request, stream=True)
+    packed = b"".join([chunk async for chunk in raw.aiter_raw()])  # the bytes on the wire
+    await raw.aclose()
+    assert raw.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(packed) == plain.content
+    assert len(packed) < len(plain.content) / 3
+    assert raw.headers["etag"] != plain.headers["etag"]
+    again = await client.get(
+        "/simple/bigpage/", headers={"Accept-Encoding": "gzip", "If-None-Match": raw.headers["etag"]}
+    )
+    assert again.status_code == 304
+    decoded = await client.get("/simple/bigpage/", headers={"Accept-Encoding": "gzip"})
+    assert decoded.content == plain.content  # httpx decodes: same page either way
