@@ -29,7 +29,7 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-test: $(STAMP) $(CHROMIUM) ## run the whole test suite (unit, contract, functional with real pip/uv/twine)
+test: $(STAMP) $(CHROMIUM) lint ## lint, then the whole test suite (unit, contract, functional with real pip/uv/twine)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check, mypy strict
@@ -38,8 +38,8 @@ lint: $(STAMP) ## ruff lint + format check, mypy strict
 	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff formatting and safe fixes
-	$(BIN)/ruff check --fix registry_index tests
-	$(BIN)/ruff format registry_index tests
+	$(BIN)/ruff check --fix registry_index tests docs/examples
+	$(BIN)/ruff format registry_index tests docs/examples
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from .audit import EventKind, Origin
 from .auth.accounts import Token, User
@@ -14,13 +13,9 @@ from .names import (
     canonical_version,
     normalize,
 )
-from .storage import StorageError, keys
-
-if TYPE_CHECKING:
-    pass
-
 from .publishing import _remove_files
 from .registry_base import RegistryBase
+from .storage import StorageError, keys
 
 log = logging.getLogger("registry_index")
 

@@ -21,7 +21,7 @@ from .encryption import check_settings as check_encryption_settings
 from .encryption import open_store, startup_problem
 from .errors import RegistryError
 from .fsck import fsck
-from .names import InvalidFilename
+from .names import InvalidFilename, normalize
 from .registry import Registry
 from .resolve.cli import add_parser as add_deps_parser
 from .resolve.cli import deps_command
@@ -190,7 +190,12 @@ async def _audit(registry: Registry, args: argparse.Namespace) -> int:
         count = len([e async for e in registry.audit.events()])
         print(f"audit log: {count} events, {'intact' if not problems else f'{len(problems)} problems'}")
         return 1 if problems else 0
-    query = AuditQuery(project=args.project, actor=args.actor, action=args.action_filter, since=args.since)
+    query = AuditQuery(
+        project=normalize(args.project) if args.project else None,
+        actor=args.actor,
+        action=args.action_filter,
+        since=args.since,
+    )
     async for event in registry.audit.events(query):
         where = "/".join(x for x in (event.project, event.version, event.filename) if x)
         print(

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio import to_thread
@@ -28,14 +28,10 @@ from .names import (
     normalize,
     parse_dist_filename,
 )
+from .registry_base import RegistryBase
 from .security.policy import VulnPolicy
 from .storage import ObjectConflict, StorageError, keys
 from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
-
-if TYPE_CHECKING:
-    pass
-
-from .registry_base import RegistryBase
 
 log = logging.getLogger("registry_index")
 
@@ -174,7 +170,6 @@ class Publishing(RegistryBase):
 
     async def _publish(self, user: User, upload: Upload) -> tuple[PublishResult, list[str], str]:
         dist, metadata, raw_metadata = await to_thread.run_sync(self._inspect, upload)
-        warnings = await self._vulnerability_policy(dist.project, str(metadata.version))
         digests, path = upload.digests, upload.path
         assert digests is not None and path is not None
         name = dist.project
@@ -183,6 +178,8 @@ class Publishing(RegistryBase):
         if current is not None and current.file(dist.filename) is not None:
             await self._ensure_listed(current)
             return PublishResult(name, dist.filename, False, str(dist.version)), [], digests.sha256
+
+        warnings = await self._vulnerability_policy(dist.project, str(metadata.version))
 
         artifact = keys.artifact(name, digests.sha256, dist.filename)
         wrote: list[str] = []

@@ -4,7 +4,7 @@ project reads and conditional writes that publishing and administration both use
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .audit import AuditLog, StorageAuditLog
 from .auth.accounts import Accounts
@@ -20,9 +20,6 @@ from .security.policy import VulnPolicy
 from .security.scanner import Scanner
 from .storage import Storage
 from .validation import StrictValidator, Validator
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("registry_index")
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from ..api.params import int_param, page_links
 from ..context import context
 from ..errors import InvalidRequest
+from ..names import normalize
 from .log import AuditQuery
 
 
@@ -28,7 +29,7 @@ async def audit_events(request: Request) -> Response:
     page = int_param(q, "page", 1, low=1, high=1_000_000)
     per_page = int_param(q, "per_page", 50, low=1, high=500)
     query = AuditQuery(
-        project=q.get("project") or None,
+        project=normalize(q["project"]) if q.get("project") else None,
         actor=q.get("actor") or None,
         action=q.get("action") or None,
         since=_time_param(request, "since"),

@@ -15,6 +15,8 @@ async def vulnerabilities(request: Request) -> Response:
     ctx = context(request)
     await ctx.require_reader(request)
     project = await ctx.registry.project(request.path_params["name"])
+    if project.status == "quarantined":
+        raise NotFound(f"Project {project.name!r} is quarantined.")
     release = project.releases.get(canonical_version(request.path_params["version"]))
     if release is None:
         raise NotFound(f"Project {project.name!r} has no version {request.path_params['version']!r}.")

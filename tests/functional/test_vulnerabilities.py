@@ -121,3 +121,7 @@ def test_upload_policy_warns_or_refuses(index: Index, tmp_path: Path) -> None:
         fields, files = legacy_form(old)
         resp = httpx.post(server.upload, data=fields, files=files, auth=auth)
         assert resp.status_code == 200 and resp.text.startswith("Warning: urllib3 1.24.1 is affected")
+    with index.start_server(tmp_path / "again.log", "--vuln-policy", "refuse") as server:
+        fields, files = legacy_form(old)
+        resp = httpx.post(server.upload, data=fields, files=files, auth=auth)
+        assert resp.status_code == 200, resp.text  # re-uploading a stored file stays a no-op
