@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
-from registry_index.testing import WheelSpec, build_sdist, build_wheel
+from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form
 from tests.conftest import BIN, Account, Index
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -52,26 +51,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 15, what: str = "cond
 
 def upload_form(path: Path, **overrides: str) -> dict[str, str]:
     """The legacy upload form as twine sends it (the fields our server looks at)."""
-    data = path.read_bytes()
-    if path.name.endswith(".whl"):
-        name, version, _build, tags = parse_wheel_filename(path.name)
-        filetype, pyversion = "bdist_wheel", sorted({t.interpreter for t in tags})[0]
-    else:
-        name, version = parse_sdist_filename(path.name)
-        filetype, pyversion = "sdist", "source"
-    form = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": str(name),
-        "version": str(version),
-        "filetype": filetype,
-        "pyversion": pyversion,
-        "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
-    }
-    form.update(overrides)
-    return form
+    return legacy_form(path, **overrides)[0]
 
 
 def post_upload(url: str, path: Path, auth: tuple[str, str], **overrides: str) -> httpx.Response:
@@ -80,13 +60,7 @@ def post_upload(url: str, path: Path, auth: tuple[str, str], **overrides: str) -
 
 
 def twine(index: Index, *files: Path, account: Account | None = None, check: bool = True) -> Any:
-    """``Index.twine`` with ``--password=``: a generated password may start with ``-``."""
-    acct = account or index.owner
-    return index.run(
-        BIN / "twine", "upload", "--disable-progress-bar", "--non-interactive",
-        "--repository-url", index.upload, f"--username={acct.name}", f"--password={acct.password}",
-        *files, check=check,
-    )  # fmt: skip
+    return index.twine(*files, account=account, check=check)
 
 
 def creds(account: Account) -> tuple[str, str]:

@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from pypi_simple import DistributionPackage, ProjectPage, PyPISimple
 
-from registry_index.testing import WheelSpec, build_sdist, build_wheel, metadata_text
+from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form, metadata_text
 from tests.conftest import BIN, Account, Index
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
@@ -96,35 +95,12 @@ def wait_until(check: Callable[[], bool], timeout: float = 15, what: str = "cond
 
 
 def post_upload(url: str, path: Path, auth: tuple[str, str]) -> httpx.Response:
-    data = path.read_bytes()
-    if path.name.endswith(".whl"):
-        name, version, _build, _tags = parse_wheel_filename(path.name)
-        filetype, pyversion = "bdist_wheel", "py3"
-    else:
-        name, version = parse_sdist_filename(path.name)
-        filetype, pyversion = "sdist", "source"
-    form = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": str(name),
-        "version": str(version),
-        "filetype": filetype,
-        "pyversion": pyversion,
-        "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-    }
-    files = {"content": (path.name, data, "application/octet-stream")}
-    return httpx.post(url, data=form, files=files, auth=auth, timeout=60)
+    fields, files = legacy_form(path)
+    return httpx.post(url, data=fields, files=files, auth=auth, timeout=60)
 
 
 def twine(index: Index, *files: Path, account: Account | None = None, check: bool = True) -> Any:
-    """``Index.twine`` with ``--password=``: a generated password may start with ``-``."""
-    acct = account or index.owner
-    return index.run(
-        BIN / "twine", "upload", "--disable-progress-bar", "--non-interactive",
-        "--repository-url", index.upload, f"--username={acct.name}", f"--password={acct.password}",
-        *files, check=check,
-    )  # fmt: skip
+    return index.twine(*files, account=account, check=check)
 
 
 def wheel_metadata(path: Path) -> bytes:

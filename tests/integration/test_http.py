@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from registry_index.app import create_app
 from registry_index.registry import Registry
 from registry_index.settings import Settings
 from registry_index.storage import Blob, MemoryStorage, ObjectInfo, StorageError
-from registry_index.testing import WheelSpec, build_wheel
+from registry_index.testing import WheelSpec, build_wheel, legacy_form
 
 
 class Outage(MemoryStorage):
@@ -48,18 +47,7 @@ async def setup() -> AsyncIterator[tuple[httpx.AsyncClient, Registry, Outage]]:
 
 
 def form_for(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
-    data = path.read_bytes()
-    name, version = path.name.split("-")[:2]
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-    }
-    return fields, {"content": (path.name, data, "application/octet-stream")}
+    return legacy_form(path)
 
 
 async def test_upload_requires_credentials(
