@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 Format = Literal["text/html", "application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+json"]
@@ -54,6 +55,7 @@ def _quality(offer: str, ranges: list[tuple[str, float]]) -> float:
     return best_q
 
 
+@functools.lru_cache(maxsize=512)  # clients send a handful of fixed headers; a pure function
 def negotiate(accept: str | None, format_param: str | None = None) -> Format:
     """Pick the response type; with nothing acceptable, fall back to text/html like PyPI."""
     if format_param:
