@@ -17,7 +17,10 @@ from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane) rather than the library's
+# 64 MiB profile: each first check of a credential costs that memory, and a 64 MiB spike per
+# login dwarfs what a streamed upload needs. Hashes carry their parameters, so older ones verify.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 def hash_password(password: str) -> str:

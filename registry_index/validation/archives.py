@@ -67,8 +67,15 @@ def zip_structure(zf: zipfile.ZipFile, limits: ArchiveLimits) -> list[str]:
     return problems
 
 
-def _record_digest(algorithm: str, data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=").decode()
+def _member_digest(zf: zipfile.ZipFile, name: str, algorithm: str) -> tuple[str, int]:
+    """RECORD's digest form of a member, read in chunks: a large member never sits in memory."""
+    hasher = hashlib.new(algorithm)
+    length = 0
+    with zf.open(name) as fh:
+        while chunk := fh.read(1024 * 1024):
+            hasher.update(chunk)
+            length += len(chunk)
+    return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode(), length
 
 
 def wheel_record(zf: zipfile.ZipFile, dist_info: str) -> list[str]:
@@ -101,11 +108,11 @@ def wheel_record(zf: zipfile.ZipFile, dist_info: str) -> list[str]:
         if algorithm not in RECORD_HASHES or not expected:
             problems.append(f"RECORD entry for {name} has no sha256 (or stronger) hash.")
             continue
-        data = zf.read(name)
-        if _record_digest(algorithm, data) != expected:
+        digest, length = _member_digest(zf, name, algorithm)
+        if digest != expected:
             problems.append(f"RECORD hash of {name} does not match its content.")
-        if size and size != str(len(data)):
-            problems.append(f"RECORD size of {name} is {size}, the file has {len(data)} bytes.")
+        if size and size != str(length):
+            problems.append(f"RECORD size of {name} is {size}, the file has {length} bytes.")
     return problems
 
 
