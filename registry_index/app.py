@@ -103,11 +103,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                 await reg.close()
 
     routes = [
+        # Routes match in order: what pip and uv hit on every install comes first.
+        *simple_routes,
+        *file_routes,
         *web_routes,  # GET / and the browsable pages; POST / stays the upload route
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        *simple_routes,
-        *file_routes,
         *upload_routes,
         *audit_routes,
         *json_routes,

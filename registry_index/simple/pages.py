@@ -11,7 +11,7 @@ from ..metadata.sidecar import Project, ProjectIndex
 from . import build, render
 from .negotiate import V1_JSON, Format
 
-GZIP_MIN = 1400  # below one packet, compression saves nothing worth the header
+GZIP_MIN = 512  # smaller pages gain too little to pay for the header
 
 
 @dataclass(slots=True)
