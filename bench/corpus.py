@@ -177,10 +177,10 @@ def upload_batch(directory: Path, count: int, prefix: str = "upload-bench") -> l
 def big_wheel(directory: Path, name: str, size: int) -> Path:
     """A valid wheel of about ``size`` bytes (stored, not compressed), written as a stream."""
     directory.mkdir(parents=True, exist_ok=True)
-    version = "1.0.0"
+    version = f"1.0.{size}"  # one file per size, reused by later runs
     base = f"{dist_name(name)}-{version}"
     path = directory / f"{base}-py3-none-any.whl"
-    if path.exists() and path.stat().st_size >= size:
+    if path.exists():
         return path
     block = random.Random(size).randbytes(4 * 1024 * 1024)
     info = f"{base}.dist-info"
@@ -190,7 +190,8 @@ def big_wheel(directory: Path, name: str, size: int) -> Path:
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n",
     }
     record: list[str] = []
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    partial = path.with_name(path.name + ".part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         digest = hashlib.sha256()
         member = f"{dist_name(name)}/blob.bin"
         written = 0
@@ -206,6 +207,7 @@ def big_wheel(directory: Path, name: str, size: int) -> Path:
             record.append(f"{member},sha256={_b64(hashlib.sha256(data).digest())},{len(data)}")
         record.append(f"{info}/RECORD,,")
         zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    partial.replace(path)
     return path
 
 

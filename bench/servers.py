@@ -9,6 +9,7 @@ before anything that writes is measured.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -223,6 +224,8 @@ class Pypiserver(Target):
         self.packages = work / "packages"
         self.packages.mkdir(exist_ok=True)
         self._process: subprocess.Popen[bytes] | None = None
+        # passlib logs a harmless traceback while probing bcrypt 4's version; keep it quiet.
+        logging.getLogger("passlib").setLevel(logging.CRITICAL)
         from passlib.apache import HtpasswdFile  # type: ignore[import-untyped]
 
         htpasswd = HtpasswdFile(str(work / "htpasswd"), new=True)
