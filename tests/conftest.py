@@ -6,7 +6,8 @@ import contextlib
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,3 +163,13 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 def new_bucket(s3: S3Server) -> str:
     return s3.create_bucket("ri-" + secrets.token_hex(6))
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
+    """Admin CLI changes reach the server within its freshness window (1 s by default)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

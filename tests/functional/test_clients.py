@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form
-from tests.conftest import BIN, Account, Index
+from tests.conftest import BIN, Account, Index, wait_until
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 
@@ -37,16 +35,6 @@ def project_json(base: str, name: str) -> dict[str, Any]:
 
 def filenames(doc: dict[str, Any]) -> set[str]:
     return {f["filename"] for f in doc["files"]}
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
-    """Admin CLI changes reach the server within its freshness window (1 s by default)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def upload_form(path: Path, **overrides: str) -> dict[str, str]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from pypi_simple import DistributionPackage, ProjectPage, PyPISimple
 
 from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form, metadata_text
-from tests.conftest import BIN, Account, Index
+from tests.conftest import BIN, Account, Index, wait_until
 
 V1_JSON = "application/vnd.pypi.simple.v1+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
@@ -82,16 +80,6 @@ def project_json(index: Index, name: str) -> dict[str, Any]:
 
 def absolute(index: Index, url: str) -> str:
     return str(httpx.URL(index.simple).join(url))
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
-    """Admin CLI changes reach the server within its freshness window (1 s by default)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def post_upload(url: str, path: Path, auth: tuple[str, str]) -> httpx.Response:
