@@ -449,7 +449,7 @@ def _ratio_target(key: str, peer: str, need: float) -> Callable[[Results], tuple
         adv = row.advantage(peer) if row else None
         if adv is None:
             return None, "-"
-        return adv >= need, f"{adv:.3g}x {peer} (need ≥ {need:g}x)"
+        return adv >= need, f"{adv:.3g}x {peer} (need ≥ {need:.3g}x)"
 
     return check
 
