@@ -21,7 +21,10 @@ from .sidecar import Project, ProjectIndex, from_json, to_json
 
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 64
+# Contention is bounded by time, not a count: two importers writing one large project can lose
+# many rounds in a row, and giving up after a fixed number of rounds failed real imports.
+UPDATE_DEADLINE = 120.0
+MAX_BACKOFF = 0.25
 log = logging.getLogger("registry_index")
 
 
@@ -52,6 +55,7 @@ class CachedObjects(Generic[T]):
         self.freshness = freshness
         self._cache: dict[str, _Entry[T]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._write_locks: dict[str, asyncio.Lock] = {}
 
     async def read(self, key: str) -> tuple[T | None, str | None]:
         """The value and its ETag, revalidated if older than ``freshness``."""
@@ -96,9 +100,19 @@ class CachedObjects(Generic[T]):
         return await self._fetch(key, entry)
 
     async def update(self, key: str, apply: Callable[[T | None], Awaitable[T] | T]) -> tuple[T, str]:
-        """Read, apply, write conditionally; on a lost race re-read and re-apply."""
+        """Read, apply, write conditionally; on a lost race re-read and re-apply.
+
+        Writers of one key in this process take turns, so only other processes can make a
+        write lose; against those, retry with jittered backoff until ``UPDATE_DEADLINE``.
+        """
+        lock = self._write_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            return await self._update(key, apply)
+
+    async def _update(self, key: str, apply: Callable[[T | None], Awaitable[T] | T]) -> tuple[T, str]:
         delay = 0.005
-        for _attempt in range(MAX_ATTEMPTS):
+        deadline = time.monotonic() + UPDATE_DEADLINE
+        while True:
             current, etag = await self.read_fresh(key)
             result = apply(current)
             new = await result if isinstance(result, Awaitable) else result
@@ -111,12 +125,13 @@ class CachedObjects(Generic[T]):
                 else:
                     new_etag = await self.storage.put(key, self._encode(new), if_match=etag)
             except ObjectConflict:
+                if time.monotonic() >= deadline:
+                    raise
                 await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, 0.5)
+                delay = min(delay * 2, MAX_BACKOFF)
                 continue
             self._cache[key] = _Entry(new, new_etag, time.monotonic())
             return new, new_etag
-        raise ObjectConflict(key)
 
     def forget(self, key: str) -> None:
         self._cache.pop(key, None)
