@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +27,7 @@ from .search.routes import routes as search_routes
 from .security.policy import VulnPolicy
 from .security.routes import routes as security_routes
 from .settings import Settings
+from .simple.fast import SimpleFastPath
 from .simple.routes import routes as simple_routes
 from .storage import StorageError
 from .storage.probe import conditional_write_problems
@@ -118,6 +120,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(SimpleFastPath)],  # warm /simple/ hits skip the framework
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -59,10 +59,8 @@ class CachedObjects(Generic[T]):
 
     async def read(self, key: str) -> tuple[T | None, str | None]:
         """The value and its ETag, revalidated if older than ``freshness``."""
-        entry = self._cache.get(key)
-        now = time.monotonic()
-        if entry is not None and now - entry.checked < self.freshness:
-            return entry.value, entry.etag
+        if (seen := self.peek(key)) is not None:
+            return seen
         # One revalidation per key at a time; concurrent readers share its answer.
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -77,6 +75,13 @@ class CachedObjects(Generic[T]):
                     log.warning("store unreachable; serving %s as last seen", key)
                     return entry.value, entry.etag
                 raise
+
+    def peek(self, key: str) -> tuple[T | None, str | None] | None:
+        """The cached value and ETag if still fresh, else None; never touches the store."""
+        entry = self._cache.get(key)
+        if entry is not None and time.monotonic() - entry.checked < self.freshness:
+            return entry.value, entry.etag
+        return None
 
     async def _fetch(self, key: str, entry: _Entry[T] | None) -> tuple[T | None, str | None]:
         now = time.monotonic()
@@ -152,6 +157,13 @@ class MetadataStore:
 
     async def project(self, normalized: str) -> tuple[Project | None, str | None]:
         return await self.sidecars.read(keys.sidecar(normalized))
+
+    def project_if_fresh(self, normalized: str) -> tuple[Project | None, str | None] | None:
+        return self.sidecars.peek(keys.sidecar(normalized))
+
+    def index_if_fresh(self) -> tuple[ProjectIndex, str] | None:
+        seen = self.index.peek(keys.PROJECT_INDEX)
+        return None if seen is None else ((seen[0] or ProjectIndex()), (seen[1] or "empty"))
 
     async def update_project(
         self, normalized: str, apply: Callable[[Project | None], Awaitable[Project] | Project]

@@ -59,7 +59,9 @@ def _quality(offer: str, ranges: list[tuple[str, float]]) -> float:
 def negotiate(accept: str | None, format_param: str | None = None) -> Format:
     """Pick the response type; with nothing acceptable, fall back to text/html like PyPI."""
     if format_param:
-        wanted = _ALIASES.get(format_param.strip().lower(), format_param.strip().lower())
+        # Typed into a browser, the "+" of a media type arrives as a space after query decoding.
+        given = format_param.strip().lower().replace(" ", "+")
+        wanted = _ALIASES.get(given, given)
         for offer in _OFFERS:
             if offer == wanted:
                 return offer

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..metadata.sidecar import Project, ProjectIndex
 from . import build, render
 from .negotiate import V1_JSON, Format
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
+CACHE_CONTROL = "max-age=0, must-revalidate, public"
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+@functools.lru_cache(maxsize=256)  # clients send a handful of fixed headers; a pure function
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3; ``gzip;q=0`` refuses)."""
+    if not accept_encoding:
+        return False
+    verdict = False
+    for item in accept_encoding.lower().split(","):
+        coding, *params = (p.strip() for p in item.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding == "gzip":
+            return q > 0
+        if coding == "*":
+            verdict = q > 0
+    return verdict
+
+
+@dataclass(slots=True)
+class Wire:
+    """One response as it goes on the wire: what the route and the fast path both send."""
+
+    status: int
+    headers: RawHeaders
+    body: bytes
 
 
 @dataclass(slots=True)
@@ -21,6 +57,7 @@ class Page:
     media_type: str
     serial: int
     _gzipped: bytes | None = None
+    _wire: dict[tuple[bool, bool], Wire] = field(default_factory=dict)
 
     def gzipped(self) -> bytes | None:
         """The body gzipped, computed once per page version; None when not worth it."""
@@ -33,6 +70,36 @@ class Page:
     @property
     def gzip_etag(self) -> str:
         return self.etag[:-1] + '-gz"'
+
+    def respond(self, accept_encoding: str | None, if_none_match: str | None) -> Wire:
+        """The 200 or 304 for these request headers; header lists are built once per page."""
+        gzip_wanted = accepts_gzip(accept_encoding) and self.gzipped() is not None
+        etag = self.gzip_etag if gzip_wanted else self.etag
+        not_modified = if_none_match is not None and (etag in if_none_match or if_none_match.strip() == "*")
+        key = (gzip_wanted, not_modified)
+        wire = self._wire.get(key)
+        if wire is None:
+            wire = self._wire[key] = self._build(gzip_wanted, not_modified, etag)
+        return wire
+
+    def _build(self, gzip_wanted: bool, not_modified: bool, etag: str) -> Wire:
+        headers: RawHeaders = [
+            (b"etag", etag.encode()),
+            (b"vary", b"Accept, Accept-Encoding"),
+            (b"cache-control", CACHE_CONTROL.encode()),
+            (b"access-control-allow-origin", b"*"),
+            (b"x-pypi-last-serial", str(self.serial).encode()),
+        ]
+        if not_modified:
+            # RFC 9110 §15.4.5: the validators and caching fields of the 200, no content ones.
+            return Wire(304, headers, b"")
+        body = self.body
+        if gzip_wanted:
+            body = self.gzipped() or body
+            headers.append((b"content-encoding", b"gzip"))
+        media = self.media_type + ("; charset=utf-8" if self.media_type.startswith("text/") else "")
+        headers += [(b"content-length", str(len(body)).encode()), (b"content-type", media.encode())]
+        return Wire(200, headers, body)
 
 
 class PageCache:

@@ -5,31 +5,34 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ..context import context
 from ..errors import NotFound
 from ..names import normalize
 from .negotiate import negotiate
-from .pages import Page
+from .pages import Page, Wire
 
-PAGE_CACHE_CONTROL = "max-age=0, must-revalidate, public"
+
+class WireResponse(Response):
+    """Sends a page's prebuilt status, headers and body as they are."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.status_code = wire.status
+        self.body = wire.body
+        self.raw_headers = list(wire.headers)  # a copy: the page's list is shared
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wire = self.wire
+        await send({"type": "http.response.start", "status": wire.status, "headers": wire.headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else wire.body})
 
 
 def _respond(request: Request, page: Page) -> Response:
-    headers = {
-        "ETag": page.etag,
-        "Vary": "Accept, Accept-Encoding",
-        "Cache-Control": PAGE_CACHE_CONTROL,
-        "Access-Control-Allow-Origin": "*",
-        "X-PyPI-Last-Serial": str(page.serial),
-    }
-    body = page.body
-    if "gzip" in request.headers.get("accept-encoding", "") and (packed := page.gzipped()) is not None:
-        # A different representation needs its own strong validator.
-        body, headers["ETag"], headers["Content-Encoding"] = packed, page.gzip_etag, "gzip"
-    if headers["ETag"] in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, headers=headers, media_type=page.media_type)
+    headers = request.headers
+    return WireResponse(page.respond(headers.get("accept-encoding"), headers.get("if-none-match")))
 
 
 async def simple_index(request: Request) -> Response:

@@ -1,0 +1,79 @@
+"""Warm /simple/ hits answered below the framework, from pages already rendered.
+
+pip and uv ask for a project page on every install, so this is the request an index serves
+most. Profiling showed a warm hit spent more time building Starlette's Request, Headers and
+Response objects and matching routes than serving the page. When the sidecar is fresh in this
+process's cache there is nothing to await and nothing that can fail, so such a hit is answered
+here from prebuilt header lists; everything else (a query string, a name to redirect, a stale or
+missing sidecar, private mode) goes on to the routes, which give the same bytes.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..context import AppContext
+from ..names import normalize
+from .negotiate import negotiate
+from .pages import Page, Wire
+
+_PREFIX = "/simple/"
+
+
+class SimpleFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not scope["query_string"]:
+            wire = self._warm(scope)
+            if wire is not None:
+                await send({"type": "http.response.start", "status": wire.status, "headers": wire.headers})
+                body = b"" if scope["method"] == "HEAD" else wire.body
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _warm(scope: Scope) -> Wire | None:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if not path.startswith(_PREFIX):
+            return None
+        ctx: AppContext | None = getattr(scope["app"].state, "ctx", None)
+        if ctx is None or ctx.settings.private:
+            return None
+        name = path[len(_PREFIX) :]
+        page: Page
+        if not name:
+            seen_index = ctx.registry.meta.index_if_fresh()
+            if seen_index is None:
+                return None
+            accept, encoding, if_none_match = _request_headers(scope)
+            page = ctx.pages.index(seen_index[0], seen_index[1], negotiate(accept), root)
+        else:
+            if not name.endswith("/"):
+                return None
+            name = name[:-1]
+            if not name or "/" in name or normalize(name) != name:
+                return None
+            seen = ctx.registry.meta.project_if_fresh(name)
+            if seen is None or seen[0] is None or seen[1] is None:
+                return None
+            accept, encoding, if_none_match = _request_headers(scope)
+            page = ctx.pages.project(seen[0], seen[1], negotiate(accept), root)
+        return page.respond(encoding, if_none_match)
+
+
+def _request_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    accept = encoding = if_none_match = None
+    for key, value in scope["headers"]:
+        if key == b"accept":
+            accept = value.decode("latin-1")
+        elif key == b"accept-encoding":
+            encoding = value.decode("latin-1")
+        elif key == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+    return accept, encoding, if_none_match
