@@ -160,6 +160,8 @@ class Publishing(RegistryBase):
             project, _ = await self.meta.update_project(name, apply)
             if result.new_project and not project.files:
                 await self.meta.delete_project(name)
+                if self._pending_listing is not None:
+                    self._pending_listing.pop(name, None)
                 await self.meta.update_index(lambda idx: idx.without(name))
         except _NothingToUndo:
             pass

@@ -3,7 +3,9 @@ project reads and conditional writes that publishing and administration both use
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .audit import AuditLog, StorageAuditLog
@@ -48,6 +50,8 @@ class RegistryBase:
         self._descriptions: dict[str, str] = {}
         self.search_index: SearchProvider = search or MemorySearchIndex(storage)
         self.meta.listeners.append(self._reindex)
+        self._pending_listing: dict[str, Project] | None = None
+        self._listing_batch = 1
 
     async def close(self) -> None:
         await self.storage.close()
@@ -65,21 +69,58 @@ class RegistryBase:
         return await self.meta.project_index()
 
     async def _ensure_listed(self, project: Project) -> None:
+        if self._pending_listing is not None:
+            self._pending_listing[project.normalized] = project
+            if len(self._pending_listing) >= self._listing_batch:
+                await self._flush_listing()
+            return
         index, _ = await self.meta.project_index()
         hidden = project.status == "quarantined"
         if index.projects.get(project.normalized) == project.name and (
             (project.normalized in index.hidden) == hidden
         ):
             return
+        await self._list({project.normalized: project})
 
+    async def _list(self, projects: dict[str, Project]) -> None:
         def apply(current: ProjectIndex) -> ProjectIndex:
-            projects = dict(current.projects)
-            projects[project.normalized] = project.name
+            listed = current.projects
             hide = set(current.hidden)
-            (hide.add if hidden else hide.discard)(project.normalized)
-            return ProjectIndex(projects, frozenset(hide))
+            if all(
+                listed.get(n) == p.name and (n in hide) == (p.status == "quarantined")
+                for n, p in projects.items()
+            ):
+                return current
+            listed = dict(listed)
+            for normalized, project in projects.items():
+                listed[normalized] = project.name
+                (hide.add if project.status == "quarantined" else hide.discard)(normalized)
+            return ProjectIndex(listed, frozenset(hide))
 
         await self.meta.update_index(apply)
+
+    async def _flush_listing(self) -> None:
+        if self._pending_listing:
+            batch, self._pending_listing = self._pending_listing, {}
+            await self._list(batch)
+
+    @contextlib.asynccontextmanager
+    async def batched_listing(self, every: int = 1000) -> AsyncIterator[None]:
+        """List new projects in the root index once per ``every`` instead of once each.
+
+        The index is one object, so listing a project rewrites all of it: a bulk import of
+        100,000 projects would write it 100,000 times. Projects whose files have landed but
+        whose listing is still pending are not yet on /simple/ (their own pages are); if the
+        process dies before a flush, ``fsck --repair`` or the same import run again lists them.
+        """
+        self._pending_listing, self._listing_batch = {}, every
+        try:
+            yield
+        finally:
+            try:
+                await self._flush_listing()
+            finally:
+                self._pending_listing = None
 
     async def _mutate(self, name: str, change: Any) -> Project:
         normalized = normalize(name)

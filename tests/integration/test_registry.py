@@ -220,3 +220,40 @@ async def test_same_bytes_under_another_filename_refused(tmp_path: Path) -> None
     with pytest.raises(FileAlreadyExists, match="uploaded before as"):
         await registry.publish(ALICE, staged(renamed))
     assert len((await registry.project("twin")).files) == 1
+
+
+class CountingStorage(MemoryStorage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.index_writes = 0
+
+    async def put(
+        self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
+    ) -> str:
+        if key == "index/projects.json":
+            self.index_writes += 1
+        return await super().put(key, data, create_only=create_only, if_match=if_match)
+
+
+async def test_batched_listing_writes_the_index_once_per_batch(tmp_path: Path) -> None:
+    storage = CountingStorage()
+    registry = Registry(storage)
+    wheels = [build_wheel(tmp_path, WheelSpec(f"bulk-{n}", "1.0")) for n in range(25)]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        async with registry.batched_listing(every=10):
+            for n, wheel in enumerate(wheels, 1):
+                await registry.publish_path(wheel, ALICE)
+                if n == 10:  # the first batch is flushed as it fills
+                    index, _ = await registry.index()
+                    assert len(index.projects) == 10
+                if n == 15:
+                    assert (await registry.project("bulk-14")).files  # its page is there already
+                    index, _ = await registry.index()
+                    assert "bulk-14" not in index.projects
+            raise RuntimeError("interrupted")  # a failure still lists what landed
+    index, _ = await registry.index()
+    assert sorted(index.projects) == sorted(f"bulk-{n}" for n in range(25))
+    assert storage.index_writes == 3
+    # Without a batch, each new project is one write of the whole index.
+    await registry.publish_path(build_wheel(tmp_path, WheelSpec("single", "1.0")), ALICE)
+    assert storage.index_writes == 4
