@@ -50,7 +50,7 @@ clean: ## remove the virtualenv and local data
 BENCH_VENV  := bench/.venv
 BENCH_BIN   := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.installed
-BENCH_PEERS := $(BENCH_VENV)/.peers
+BENCH_PEERS_STAMP := $(BENCH_VENV)/.peers
 
 $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -58,15 +58,15 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 	$(BENCH_BIN)/python -m pip install --isolated --quiet -e . -r bench/requirements.txt
 	touch $(BENCH_STAMP)
 
-$(BENCH_PEERS): $(BENCH_STAMP) bench/requirements-peers.txt
+$(BENCH_PEERS_STAMP): $(BENCH_STAMP) bench/requirements-peers.txt
 	$(BENCH_BIN)/python -m pip install --isolated --quiet -r bench/requirements-peers.txt
-	touch $(BENCH_PEERS)
+	touch $(BENCH_PEERS_STAMP)
 
-bench: $(BENCH_PEERS) ## measure against pypiserver, devpi and nginx (30-45 min) into bench/results/latest.md
+bench: $(BENCH_PEERS_STAMP) ## measure against pypiserver, devpi and nginx (30-45 min) into bench/results/latest.md
 	$(BENCH_BIN)/python -m bench $(BENCH_ARGS)
 
 bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are skipped if they cannot be installed
-	@$(MAKE) --no-print-directory $(BENCH_PEERS) \
+	@$(MAKE) --no-print-directory $(BENCH_PEERS_STAMP) \
 		|| echo "bench-smoke: pypiserver/devpi could not be installed: measuring registry_index alone"
 	$(BENCH_BIN)/python -m bench --smoke $(BENCH_ARGS)
 
