@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -35,6 +36,7 @@ def normalize(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+@functools.lru_cache(maxsize=16384)  # a Version parse per file was a quarter of building a page
 def canonical_version(version: str | Version) -> str:
     return canonicalize_version(version, strip_trailing_zero=True)
 

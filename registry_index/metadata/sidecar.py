@@ -64,12 +64,15 @@ class Project:
     serial: int = 0
     releases: dict[str, Release] = field(default_factory=dict)  # canonical version → Release
     files: tuple[FileEntry, ...] = ()
+    _by_filename: dict[str, FileEntry] | None = field(default=None, init=False, repr=False, compare=False)
 
     def file(self, filename: str) -> FileEntry | None:
-        for entry in self.files:
-            if entry.filename == filename:
-                return entry
-        return None
+        """O(1) after the first call on this (immutable) value: downloads look files up by name."""
+        by_filename = self._by_filename
+        if by_filename is None:
+            by_filename = {entry.filename: entry for entry in self.files}
+            object.__setattr__(self, "_by_filename", by_filename)
+        return by_filename.get(filename)
 
     def bump(self, **changes: Any) -> Project:
         return replace(self, serial=self.serial + 1, **changes)
@@ -77,7 +80,7 @@ class Project:
 
 _FILE_FIELDS = tuple(f.name for f in fields(FileEntry))
 _RELEASE_FIELDS = tuple(f.name for f in fields(Release))
-_PROJECT_FIELDS = tuple(f.name for f in fields(Project) if f.name not in ("releases", "files"))
+_PROJECT_FIELDS = tuple(f.name for f in fields(Project) if f.init and f.name not in ("releases", "files"))
 
 
 def to_json(project: Project) -> bytes:

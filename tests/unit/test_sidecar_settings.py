@@ -67,3 +67,16 @@ def test_settings_errors_name_the_variable() -> None:
         Settings.from_env({"REGISTRY_INDEX_PORT": "eighty"})
     with pytest.raises(SettingsError, match="REGISTRY_INDEX_PRIVATE"):
         Settings.from_env({"REGISTRY_INDEX_PRIVATE": "maybe"})
+
+
+def test_file_lookup_follows_each_new_value() -> None:
+    def entry(filename: str) -> FileEntry:
+        return FileEntry(filename, "1.0", "sdist", "source", "a" * 64, "b" * 64, "c" * 32, 5, utc_now(), "a")
+
+    project = Project("X", "x", utc_now(), files=(entry("x-1.0.tar.gz"),))
+    assert project.file("x-1.0.tar.gz") is project.files[0]
+    assert project.file("x-2.0.tar.gz") is None
+    grown = project.bump(files=(*project.files, entry("x-2.0.tar.gz")))
+    assert grown.file("x-2.0.tar.gz") is grown.files[1]  # no lookup table carried over from before
+    assert b"_by_filename" not in to_json(grown)
+    assert from_json(to_json(grown)) == grown
