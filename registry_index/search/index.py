@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from ..metadata.sidecar import Project, SidecarError, from_json
@@ -16,6 +17,13 @@ from ..storage import ObjectNotFound, Storage, StorageError
 from .rank import Query, SearchDoc, document, search
 
 log = logging.getLogger("registry_index")
+
+YIELD_EVERY = 1000
+REFRESH_BUDGET = 20
+
+
+def next_refresh_delay(interval: float, last_refresh: float) -> float:
+    return max(interval, REFRESH_BUDGET * last_refresh)
 
 
 class SearchProvider(Protocol):
@@ -67,24 +75,34 @@ class MemorySearchIndex:
         self._etags[normalized] = etag
 
     async def refresh(self) -> None:
-        seen: dict[str, tuple[str, str]] = {}
+        seen: set[str] = set()
+        changed: list[tuple[str, str, str]] = []
         async for info in self.storage.list("projects/"):
             normalized = info.key.removeprefix("projects/").removesuffix(".json")
-            seen[normalized] = (info.key, info.etag)
-        changed = [(n, key, etag) for n, (key, etag) in seen.items() if self._etags.get(n) != etag]
+            seen.add(normalized)
+            if self._etags.get(normalized) != info.etag:
+                changed.append((normalized, info.key, info.etag))
+            if len(seen) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a listing can be 100,000 keys: let requests through
         await asyncio.gather(*(self._load(n, key, etag) for n, key, etag in changed))
-        for gone in set(self._docs) - set(seen):
+        for gone in self._docs.keys() - seen:
             self.remove(gone)
         self.ready = True
 
     async def run(self, interval: float) -> None:
-        """Refresh forever; a store outage only delays the next refresh."""
+        """Refresh forever; a store outage only delays the next refresh.
+
+        The pause is ``interval`` or, when listing the store takes long (100,000 projects
+        on S3 is 100 LIST requests), ``REFRESH_BUDGET`` times the last refresh, so the
+        refresh never takes more than about 1/REFRESH_BUDGET of the process's time.
+        """
         while True:
+            started = time.monotonic()
             try:
                 await self.refresh()
             except StorageError as exc:
                 log.warning("search refresh failed: %s", exc)
-            await asyncio.sleep(interval)
+            await asyncio.sleep(next_refresh_delay(interval, time.monotonic() - started))
 
     def search(self, query: Query) -> list[SearchDoc]:
         return search(self._docs.values(), query)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from packaging.version import Version
 
-from registry_index.metadata.sidecar import FileEntry, Project, Release
+from registry_index.metadata.sidecar import FileEntry, Project, Release, to_json
+from registry_index.search.index import REFRESH_BUDGET, MemorySearchIndex, next_refresh_delay
 from registry_index.search.rank import Query, document, search
+from registry_index.storage import MemoryStorage
 
 
 def project(name: str, summary: str = "", version: str = "1.0", **meta: Any) -> Project:
@@ -80,3 +83,30 @@ def test_quarantined_and_empty_projects_are_not_searchable() -> None:
 
     assert document(replace(project("q"), status="quarantined")) is None
     assert document(Project("e", "e", "x")) is None
+
+
+async def test_refresh_of_a_large_store_lets_the_event_loop_run() -> None:
+    storage = MemoryStorage()
+    for n in range(5000):
+        await storage.put(f"projects/p{n}.json", to_json(Project(f"p{n}", f"p{n}", "2026-01-01T00:00:00Z")))
+    index = MemorySearchIndex(storage)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await index.refresh()
+    task.cancel()
+    assert index.ready
+    assert ticks - before >= 5  # other tasks ran while the 5,000 keys were listed
+
+
+def test_refresh_backs_off_when_listing_is_slow() -> None:
+    assert next_refresh_delay(5.0, 0.01) == 5.0
+    assert next_refresh_delay(5.0, 1.5) == 1.5 * REFRESH_BUDGET
