@@ -28,9 +28,7 @@ class SimpleFastPath:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not scope["query_string"]:
             wire = self._warm(scope)
             if wire is not None:
-                await send({"type": "http.response.start", "status": wire.status, "headers": wire.headers})
-                body = b"" if scope["method"] == "HEAD" else wire.body
-                await send({"type": "http.response.body", "body": body})
+                await wire.send(scope, send)
                 return
         await self.app(scope, receive, send)
 

@@ -18,11 +18,12 @@ _ALIASES: dict[str, Format] = {
 }
 
 
-def _parse(accept: str) -> list[tuple[str, float]]:
-    ranges: list[tuple[str, float]] = []
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        if not media:
+def weighted(header: str) -> list[tuple[str, float]]:
+    """A header of comma-separated ``token;q=N`` items as (lowercased token, q) pairs."""
+    items: list[tuple[str, float]] = []
+    for item in header.split(","):
+        token, *params = (p.strip() for p in item.split(";"))
+        if not token:
             continue
         q = 1.0
         for param in params:
@@ -32,9 +33,12 @@ def _parse(accept: str) -> list[tuple[str, float]]:
                     q = min(1.0, max(0.0, float(value.strip())))
                 except ValueError:
                     q = 0.0
-        media = media.lower()
-        ranges.append((_ALIASES.get(media, media), q))
-    return ranges
+        items.append((token.lower(), q))
+    return items
+
+
+def _parse(accept: str) -> list[tuple[str, float]]:
+    return [(_ALIASES.get(media, media), q) for media, q in weighted(accept)]
 
 
 def _quality(offer: str, ranges: list[tuple[str, float]]) -> float:
@@ -75,3 +79,15 @@ def negotiate(accept: str | None, format_param: str | None = None) -> Format:
         if q > best_q:
             best, best_q = offer, q
     return best
+
+
+@functools.lru_cache(maxsize=256)  # clients send a handful of fixed headers; a pure function
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3; ``gzip;q=0`` refuses)."""
+    star = False
+    for coding, q in weighted(accept_encoding or ""):
+        if coding == "gzip":
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return star

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from starlette.types import Scope, Send
+
 from ..metadata.sidecar import Project, ProjectIndex
 from . import build, render
-from .negotiate import V1_JSON, Format
+from .negotiate import V1_JSON, Format, accepts_gzip
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
 
 RawHeaders = list[tuple[bytes, bytes]]
-
-
-@functools.lru_cache(maxsize=256)  # clients send a handful of fixed headers; a pure function
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3; ``gzip;q=0`` refuses)."""
-    if not accept_encoding:
-        return False
-    verdict = False
-    for item in accept_encoding.lower().split(","):
-        coding, *params = (p.strip() for p in item.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if coding == "gzip":
-            return q > 0
-        if coding == "*":
-            verdict = q > 0
-    return verdict
 
 
 @dataclass(slots=True)
@@ -48,6 +26,10 @@ class Wire:
     status: int
     headers: RawHeaders
     body: bytes
+
+    async def send(self, scope: Scope, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
 
 
 @dataclass(slots=True)

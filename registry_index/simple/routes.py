@@ -25,9 +25,7 @@ class WireResponse(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wire = self.wire
-        await send({"type": "http.response.start", "status": wire.status, "headers": wire.headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else wire.body})
+        await self.wire.send(scope, send)
 
 
 def _respond(request: Request, page: Page) -> Response:
