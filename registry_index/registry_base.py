@@ -75,34 +75,16 @@ class RegistryBase:
                 await self._flush_listing()
             return
         index, _ = await self.meta.project_index()
-        hidden = project.status == "quarantined"
-        if index.projects.get(project.normalized) == project.name and (
-            (project.normalized in index.hidden) == hidden
-        ):
-            return
-        await self._list({project.normalized: project})
+        if not index.lists(project):
+            await self._list([project])
 
-    async def _list(self, projects: dict[str, Project]) -> None:
-        def apply(current: ProjectIndex) -> ProjectIndex:
-            listed = current.projects
-            hide = set(current.hidden)
-            if all(
-                listed.get(n) == p.name and (n in hide) == (p.status == "quarantined")
-                for n, p in projects.items()
-            ):
-                return current
-            listed = dict(listed)
-            for normalized, project in projects.items():
-                listed[normalized] = project.name
-                (hide.add if project.status == "quarantined" else hide.discard)(normalized)
-            return ProjectIndex(listed, frozenset(hide))
-
-        await self.meta.update_index(apply)
+    async def _list(self, projects: list[Project]) -> None:
+        await self.meta.update_index(lambda current: current.listing(projects))
 
     async def _flush_listing(self) -> None:
         if self._pending_listing:
             batch, self._pending_listing = self._pending_listing, {}
-            await self._list(batch)
+            await self._list(list(batch.values()))
 
     @contextlib.asynccontextmanager
     async def batched_listing(self, every: int = 1000) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ older shapes when it changes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -119,6 +120,23 @@ class ProjectIndex:
 
     projects: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
+
+    def lists(self, project: Project) -> bool:
+        """Whether the project is listed under its current name and quarantine state."""
+        return self.projects.get(project.normalized) == project.name and (
+            (project.normalized in self.hidden) == (project.status == "quarantined")
+        )
+
+    def listing(self, projects: Iterable[Project]) -> ProjectIndex:
+        """This index with the projects listed as they are now; itself when nothing changes."""
+        stale = [p for p in projects if not self.lists(p)]
+        if not stale:
+            return self
+        listed, hide = dict(self.projects), set(self.hidden)
+        for project in stale:
+            listed[project.normalized] = project.name
+            (hide.add if project.status == "quarantined" else hide.discard)(project.normalized)
+        return ProjectIndex(listed, frozenset(hide))
 
     def without(self, normalized: str) -> ProjectIndex:
         projects = {k: v for k, v in self.projects.items() if k != normalized}

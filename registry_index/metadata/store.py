@@ -163,7 +163,7 @@ class MetadataStore:
 
     def index_if_fresh(self) -> tuple[ProjectIndex, str] | None:
         seen = self.index.peek(keys.PROJECT_INDEX)
-        return None if seen is None else ((seen[0] or ProjectIndex()), (seen[1] or "empty"))
+        return None if seen is None else _index_or_empty(*seen)
 
     async def update_project(
         self, normalized: str, apply: Callable[[Project | None], Awaitable[Project] | Project]
@@ -183,8 +183,12 @@ class MetadataStore:
             listener(normalized, project)
 
     async def project_index(self) -> tuple[ProjectIndex, str]:
-        value, etag = await self.index.read(keys.PROJECT_INDEX)
-        return (value or ProjectIndex()), (etag or "empty")
+        return _index_or_empty(*await self.index.read(keys.PROJECT_INDEX))
 
     async def update_index(self, apply: Callable[[ProjectIndex], ProjectIndex]) -> tuple[ProjectIndex, str]:
         return await self.index.update(keys.PROJECT_INDEX, lambda cur: apply(cur or ProjectIndex()))
+
+
+def _index_or_empty(value: ProjectIndex | None, etag: str | None) -> tuple[ProjectIndex, str]:
+    """A store with no index object yet reads as an empty index with a fixed ETag."""
+    return (value or ProjectIndex()), (etag or "empty")
