@@ -19,8 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry_index.names import parse_dist_filename
-from registry_index.testing import client_env
+from registry_index.testing import client_env, upload_fields
 
 from .load import client_prefix
 
@@ -105,19 +104,7 @@ def upload_file(upload_url: str, user: str, password: str, path: Path, timeout: 
     Built here rather than with twine so that a 1 GiB file costs the client no memory and
     the time is the request alone.
     """
-    dist = parse_dist_filename(path.name)
-    sha, blake = _digests(path)
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": dist.project,
-        "version": str(dist.version),
-        "filetype": dist.packagetype,
-        "pyversion": dist.python_tag,
-        "metadata_version": "2.1",
-        "sha256_digest": sha,
-        "blake2_256_digest": blake,
-    }
+    fields = upload_fields(path, *_digests(path))
     boundary = "bench" + secrets.token_hex(16)
     head = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()

@@ -434,13 +434,12 @@ def run_seaweedfs(
             process.wait()
 
 
-def legacy_form(path: Path, **overrides: str) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
-    """The multipart form twine sends for ``path``, for raw-HTTP upload tests."""
+def upload_fields(path: Path, sha256: str, blake2b_256: str) -> dict[str, str]:
+    """The form fields twine sends beside the file ``path`` with these digests."""
     from .names import parse_dist_filename
 
-    data = path.read_bytes()
     dist = parse_dist_filename(path.name)
-    fields = {
+    return {
         ":action": "file_upload",
         "protocol_version": "1",
         "name": dist.project,
@@ -448,8 +447,16 @@ def legacy_form(path: Path, **overrides: str) -> tuple[dict[str, str], dict[str,
         "filetype": dist.packagetype,
         "pyversion": dist.python_tag,
         "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(data).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
+        "sha256_digest": sha256,
+        "blake2_256_digest": blake2b_256,
     }
+
+
+def legacy_form(path: Path, **overrides: str) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    """The multipart form twine sends for ``path``, for raw-HTTP upload tests."""
+    data = path.read_bytes()
+    fields = upload_fields(
+        path, hashlib.sha256(data).hexdigest(), hashlib.blake2b(data, digest_size=32).hexdigest()
+    )
     fields.update(overrides)
     return fields, {"content": (path.name, data, "application/octet-stream")}
