@@ -11,24 +11,14 @@ import statistics
 import sys
 import time
 
-from registry_index.metadata.sidecar import FileEntry, Project, Release
+from registry_index.metadata.sidecar import Project, Release
 from registry_index.search.rank import Query, document, search
+from registry_index.testing import placeholder_entry
 
 
 def project(n: int) -> Project:
     version = f"1.{n % 7}"
-    entry = FileEntry(
-        f"pkg_{n}-{version}.tar.gz",
-        version,
-        "sdist",
-        "source",
-        "a" * 64,
-        "b" * 64,
-        "c" * 32,
-        1,
-        "2026-01-01T00:00:00Z",
-        "alice",
-    )
+    entry = placeholder_entry(f"pkg_{n}-{version}.tar.gz", version)
     release = Release(version, summary=f"summary number {n} about things", metadata={"keywords": ["alpha"]})
     return Project(f"pkg-{n}", f"pkg-{n}", "x", releases={version: release}, files=(entry,))
 

@@ -20,11 +20,13 @@ import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
+
+from .metadata.sidecar import FileEntry
 
 
 def dist_name(name: str) -> str:
@@ -432,6 +434,24 @@ def run_seaweedfs(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def placeholder_entry(filename: str, version: str, **changes: Any) -> FileEntry:
+    """A sidecar file entry with placeholder digests, for code that needs a listing, not a file."""
+    wheel = filename.endswith(".whl")
+    entry = FileEntry(
+        filename,
+        version,
+        "bdist_wheel" if wheel else "sdist",
+        "py3" if wheel else "source",
+        sha256="a" * 64,
+        blake2b_256="b" * 64,
+        md5="c" * 32,
+        size=1,
+        upload_time="2026-01-01T00:00:00Z",
+        uploader="alice",
+    )
+    return replace(entry, **changes) if changes else entry
 
 
 def upload_fields(path: Path, sha256: str, blake2b_256: str) -> dict[str, str]:

@@ -4,23 +4,14 @@ import json
 
 from registry_index.metadata.sidecar import FileEntry, Project, ProjectIndex, Release
 from registry_index.simple import build, render
+from registry_index.testing import placeholder_entry
 
 
 def _entry(filename: str, version: str, **kw: object) -> FileEntry:
-    base = dict(
-        filename=filename,
-        version=version,
-        packagetype="bdist_wheel",
-        python_version="py3",
-        sha256="a" * 64,
-        blake2b_256="b" * 64,
-        md5="c" * 32,
-        size=10,
-        upload_time="2026-01-02T03:04:05.123456Z",
-        uploader="alice",
+    base: dict[str, object] = dict(
+        packagetype="bdist_wheel", python_version="py3", size=10, upload_time="2026-01-02T03:04:05.123456Z"
     )
-    base.update(kw)
-    return FileEntry(**base)  # type: ignore[arg-type]
+    return placeholder_entry(filename, version, **{**base, **kw})
 
 
 def _project(**kw: object) -> Project:

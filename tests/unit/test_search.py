@@ -7,25 +7,15 @@ from typing import Any
 
 from packaging.version import Version
 
-from registry_index.metadata.sidecar import FileEntry, Project, Release, to_json
+from registry_index.metadata.sidecar import Project, Release, to_json
 from registry_index.search.index import REFRESH_BUDGET, MemorySearchIndex, next_refresh_delay
 from registry_index.search.rank import Query, document, search
 from registry_index.storage import MemoryStorage
+from registry_index.testing import placeholder_entry
 
 
 def project(name: str, summary: str = "", version: str = "1.0", **meta: Any) -> Project:
-    entry = FileEntry(
-        f"{name}-{version}.tar.gz",
-        version,
-        "sdist",
-        "source",
-        "a" * 64,
-        "b" * 64,
-        "c" * 32,
-        1,
-        "2026-01-01T00:00:00Z",
-        "alice",
-    )
+    entry = placeholder_entry(f"{name}-{version}.tar.gz", version)
     rp = meta.pop("requires_python", None)
     release = Release(version, summary=summary, requires_python=rp, metadata=meta)
     from registry_index.names import canonical_version, normalize

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from registry_index.metadata.sidecar import (
-    FileEntry,
     Project,
     ProjectIndex,
     Release,
@@ -13,12 +12,11 @@ from registry_index.metadata.sidecar import (
     utc_now,
 )
 from registry_index.settings import Settings, SettingsError
+from registry_index.testing import placeholder_entry
 
 
 def test_sidecar_round_trip() -> None:
-    entry = FileEntry(
-        "x-1.0.tar.gz", "1.0", "sdist", "source", "a" * 64, "b" * 64, "c" * 32, 5, utc_now(), "alice"
-    )
+    entry = placeholder_entry("x-1.0.tar.gz", "1.0", size=5, upload_time=utc_now())
     project = Project(
         "X",
         "x",
@@ -70,13 +68,10 @@ def test_settings_errors_name_the_variable() -> None:
 
 
 def test_file_lookup_follows_each_new_value() -> None:
-    def entry(filename: str) -> FileEntry:
-        return FileEntry(filename, "1.0", "sdist", "source", "a" * 64, "b" * 64, "c" * 32, 5, utc_now(), "a")
-
-    project = Project("X", "x", utc_now(), files=(entry("x-1.0.tar.gz"),))
+    project = Project("X", "x", utc_now(), files=(placeholder_entry("x-1.0.tar.gz", "1.0"),))
     assert project.file("x-1.0.tar.gz") is project.files[0]
     assert project.file("x-2.0.tar.gz") is None
-    grown = project.bump(files=(*project.files, entry("x-2.0.tar.gz")))
+    grown = project.bump(files=(*project.files, placeholder_entry("x-2.0.tar.gz", "2.0")))
     assert grown.file("x-2.0.tar.gz") is grown.files[1]  # no lookup table carried over from before
     assert b"_by_filename" not in to_json(grown)
     assert from_json(to_json(grown)) == grown
