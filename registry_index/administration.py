@@ -13,7 +13,6 @@ from .names import (
     canonical_version,
     normalize,
 )
-from .publishing import _remove_files
 from .registry_base import RegistryBase
 from .storage import StorageError, keys
 
@@ -102,6 +101,8 @@ class Administration(RegistryBase):
         if version is None:
             project = await self.project(name)
             removed = list(project.files)
+            # Before the sidecar goes: a crash in between leaves the project, not a reusable name.
+            await self.meta.bury(normalized, [*project.tombstones, *(f.filename for f in removed)])
             await self.meta.delete_project(normalized)
             await self.meta.update_index(lambda idx: idx.without(normalized))
         else:
@@ -117,7 +118,7 @@ class Administration(RegistryBase):
                 if not removed:
                     what = filename or f"version {version}"
                     raise NotFound(f"Project {project.name!r} has no {what}.")
-                return _remove_files(project, removed)
+                return project.without_files(removed, tombstone=True)
 
             await self._mutate(name, change)
         # The sidecar no longer lists them, so removing the objects cannot break a page.

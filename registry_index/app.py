@@ -63,6 +63,7 @@ def registry_from_settings(settings: Settings) -> Registry:
         freshness=settings.freshness,
         stale_if_error=settings.stale_if_error,
         validator=StrictValidator(limits),
+        archive_limits=limits,
         vuln_policy=VulnPolicy(
             settings.vuln_policy,
             frozenset(normalize(p) for p in settings.vuln_policy_projects.split(",") if p.strip()),

@@ -33,10 +33,16 @@ class InvalidUpload(RegistryError):
     """Every problem found with an upload, reported together in one 400."""
 
     status = 400
+    MAX_PROBLEMS = 20  # a refusal stays a few KiB however broken the upload is
+    MAX_LINE = 1000
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(problems[0] if len(problems) == 1 else "\n".join(problems))
+        shown = [p if len(p) <= self.MAX_LINE else p[: self.MAX_LINE] + "..." for p in problems]
+        if len(shown) > self.MAX_PROBLEMS:
+            more = len(shown) - self.MAX_PROBLEMS
+            shown = [*shown[: self.MAX_PROBLEMS], f"... and {more} more problems."]
+        self.problems = shown
+        super().__init__("\n".join(shown))
 
 
 class FileAlreadyExists(RegistryError):

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -41,6 +42,12 @@ def canonical_version(version: str | Version) -> str:
     return canonicalize_version(version, strip_trailing_zero=True)
 
 
+# What makes two files the same distribution, whatever their filenames' spelling: PyPI
+# compares uploads this way, so "Beta.Pkg-1.0-py3-none-any.whl" and
+# "beta_pkg-v1.0-py3-none-any.whl" are one wheel, and a release has one sdist.
+Identity = tuple[str, str, str, tuple[int, str] | tuple[()], frozenset[Tag]]
+
+
 @dataclass(frozen=True, slots=True)
 class DistFilename:
     filename: str
@@ -48,6 +55,12 @@ class DistFilename:
     version: Version
     packagetype: PackageType
     python_tag: str  # "source" for sdists, e.g. "py3" or "cp311" for wheels
+    build: tuple[int, str] | tuple[()] = ()
+    tags: frozenset[Tag] = frozenset()
+
+    @property
+    def identity(self) -> Identity:
+        return (self.packagetype, self.project, canonical_version(self.version), self.build, self.tags)
 
 
 def check_filename_characters(filename: str) -> None:
@@ -64,9 +77,9 @@ def parse_dist_filename(filename: str) -> DistFilename:
     check_filename_characters(filename)
     try:
         if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
+            name, version, build, tags = parse_wheel_filename(filename)
             python_tag = ".".join(sorted({t.interpreter for t in tags}))
-            return DistFilename(filename, name, version, "bdist_wheel", python_tag)
+            return DistFilename(filename, name, version, "bdist_wheel", python_tag, build, tags)
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
             return DistFilename(filename, name, version, "sdist", "source")
@@ -75,3 +88,9 @@ def parse_dist_filename(filename: str) -> DistFilename:
     raise InvalidFilename(
         f"Invalid file extension: {filename!r}. Use .whl for wheels or .tar.gz for sdists (PEP 527, PEP 625)."
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def identity_of(filename: str) -> Identity:
+    """The identity of a stored (so valid) filename; memoized, as uploads compare many."""
+    return parse_dist_filename(filename).identity

@@ -24,6 +24,7 @@ from .names import (
     DistFilename,
     InvalidFilename,
     canonical_version,
+    identity_of,
     is_valid_name,
     normalize,
     parse_dist_filename,
@@ -104,7 +105,7 @@ class Publishing(RegistryBase):
         if upload.size == 0:
             problems.append("The uploaded file is empty.")
             raise InvalidUpload(problems)
-        extracted, archive_problems = extract_metadata(upload.path, dist)
+        extracted, archive_problems = extract_metadata(upload.path, dist, self.archive_limits)
         problems.extend(archive_problems)
         problems.extend(self.validator.validate(upload.path, dist))
         if extracted is not None and extracted.metadata is not None:
@@ -154,7 +155,7 @@ class Publishing(RegistryBase):
         def apply(project: Project | None) -> Project:
             if project is None or (entry := project.file(filename)) is None or entry.sha256 != sha256:
                 raise _NothingToUndo()
-            return _remove_files(project, [entry])
+            return project.without_files([entry], tombstone=False)
 
         try:
             project, _ = await self.meta.update_project(name, apply)
@@ -176,7 +177,9 @@ class Publishing(RegistryBase):
         assert digests is not None and path is not None
         name = dist.project
         current, _ = await self.meta.sidecars.read_fresh(keys.sidecar(name))
-        self._check_may_upload(current, user, dist, digests)
+        # A project deleted before leaves its files' names behind; a new one inherits them.
+        graves = await self.meta.tombstones(name) if current is None else ()
+        self._check_may_upload(current, user, dist, digests, graves)
         if current is not None and current.file(dist.filename) is not None:
             await self._ensure_listed(current)
             return PublishResult(name, dist.filename, False, str(dist.version)), [], digests.sha256
@@ -189,12 +192,12 @@ class Publishing(RegistryBase):
 
         def apply(project: Project | None) -> Project:
             nonlocal created
-            self._check_may_upload(project, user, dist, digests)
+            self._check_may_upload(project, user, dist, digests, graves)
             if project is not None and project.file(dist.filename) is not None:
                 return project  # a concurrent identical upload won
             created = True
             entry = _file_entry(dist, metadata, raw_metadata, digests, upload, user)
-            return _add_file(project, name, metadata, entry, user)
+            return _add_file(project, name, metadata, entry, user, graves)
 
         try:
             # A conflict on these create-only writes means the same bytes are already
@@ -227,14 +230,21 @@ class Publishing(RegistryBase):
         return [f"Warning: {message}"]
 
     def _check_may_upload(
-        self, project: Project | None, user: User, dist: DistFilename, digests: Digests
+        self,
+        project: Project | None,
+        user: User,
+        dist: DistFilename,
+        digests: Digests,
+        graves: Sequence[str] = (),
     ) -> None:
+        """Refuse what may not be added; ``graves`` are a deleted project's tombstones."""
         if not can_write(project, user):
             raise Forbidden(
                 f"The user {user.name!r} isn't allowed to upload to project {dist.project!r}; "
                 "an owner can add you with 'registry-index maintainer add'."
             )
         if project is None:
+            _check_not_buried(graves, dist)
             return
         existing = project.file(dist.filename)
         if existing is not None and existing.sha256 == digests.sha256:
@@ -252,13 +262,19 @@ class Publishing(RegistryBase):
                 f"File already exists: these bytes were uploaded before as {twin.filename!r}; "
                 "a file cannot be listed twice under different names."
             )
-        if dist.packagetype == "sdist":
-            version = canonical_version(dist.version)
-            for f in project.files:
-                if f.packagetype == "sdist" and canonical_version(f.version) == version:
-                    raise InvalidUpload(
-                        [f"Only one sdist may be uploaded per release: {f.filename!r} exists."]
-                    )
+        _check_not_buried(project.tombstones, dist)
+        version = canonical_version(dist.version)
+        for f in project.files:
+            if canonical_version(f.version) != version:
+                continue
+            if dist.packagetype == "sdist" and f.packagetype == "sdist":
+                raise InvalidUpload([f"Only one sdist may be uploaded per release: {f.filename!r} exists."])
+            if identity_of(f.filename) == dist.identity:
+                raise FileAlreadyExists(
+                    f"File already exists: {dist.filename!r} is the same distribution as "
+                    f"{f.filename!r} (same project, version, build tag and tags), uploaded before "
+                    "with other content. Files are immutable: bump the version."
+                )
 
     async def _undo(self, name: str, filename: str, wrote: Sequence[str]) -> None:
         if not wrote:
@@ -286,7 +302,7 @@ class Publishing(RegistryBase):
             dist = parse_dist_filename(path.name)
         except InvalidFilename as exc:
             return [str(exc)]
-        extracted, problems = extract_metadata(path, dist)
+        extracted, problems = extract_metadata(path, dist, self.archive_limits)
         problems += self.validator.validate(path, dist)
         if extracted is not None and extracted.metadata is not None:
             check_metadata(dist, extracted.metadata, {}, problems)
@@ -327,6 +343,19 @@ class Publishing(RegistryBase):
         return results
 
 
+def _check_not_buried(graves: Sequence[str], dist: DistFilename) -> None:
+    """A deleted file's name, or any spelling of the same distribution, is never reused."""
+    for filename in graves:
+        if filename == dist.filename or identity_of(filename) == dist.identity:
+            raise InvalidUpload(
+                [
+                    f"This filename has already been used: {filename!r} was deleted from this "
+                    "index, and a deleted file's name is never reused (as on PyPI). "
+                    "Use a different version."
+                ]
+            )
+
+
 class _NothingToUndo(Exception):
     pass
 
@@ -336,13 +365,6 @@ def _project_of(filename: str | None) -> str:
         return parse_dist_filename(filename or "").project
     except InvalidFilename:
         return ""
-
-
-def _remove_files(project: Project, removed: Sequence[FileEntry]) -> Project:
-    keep = tuple(f for f in project.files if f not in removed)
-    versions = {canonical_version(f.version) for f in keep}
-    releases = {k: v for k, v in project.releases.items() if k in versions}
-    return project.bump(files=keep, releases=releases)
 
 
 def _file_entry(
@@ -373,11 +395,18 @@ def _file_entry(
 
 
 def _add_file(
-    project: Project | None, name: str, metadata: Metadata, entry: FileEntry, user: User
+    project: Project | None,
+    name: str,
+    metadata: Metadata,
+    entry: FileEntry,
+    user: User,
+    graves: Sequence[str] = (),
 ) -> Project:
     if project is None:
         owners = (user.name,) if is_valid_name(user.name) else ()
-        project = Project(name=metadata.name, normalized=name, created=utc_now(), owners=owners)
+        project = Project(
+            name=metadata.name, normalized=name, created=utc_now(), owners=owners, tombstones=tuple(graves)
+        )
     key = canonical_version(metadata.version)
     releases = dict(project.releases)
     release = releases.get(key)

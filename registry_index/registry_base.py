@@ -21,7 +21,7 @@ from .security.advisories import AdvisoryDB, OsvScanner
 from .security.policy import VulnPolicy
 from .security.scanner import Scanner
 from .storage import Storage
-from .validation import StrictValidator, Validator
+from .validation import ArchiveLimits, StrictValidator, Validator
 
 log = logging.getLogger("registry_index")
 
@@ -38,9 +38,11 @@ class RegistryBase:
         scanner: Scanner | None = None,
         search: SearchProvider | None = None,
         vuln_policy: VulnPolicy | None = None,
+        archive_limits: ArchiveLimits | None = None,
     ) -> None:
         self.storage = storage
-        self.validator: Validator = validator or StrictValidator()
+        self.archive_limits = archive_limits or ArchiveLimits()
+        self.validator: Validator = validator or StrictValidator(self.archive_limits)
         self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
         self.audit: AuditLog = audit or StorageAuditLog(storage)

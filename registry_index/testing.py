@@ -103,6 +103,42 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
     return path
 
 
+def record_bomb_wheel(directory: Path, lines: int, name: str = "record-bomb") -> Path:
+    """A wheel with valid METADATA and WHEEL whose RECORD has ``lines`` entries for absent files.
+
+    The shape of the outside review's memory bomb: 8 million lines is 21 MB compressed.
+    """
+    path = build_wheel(directory, WheelSpec(name, "1.0"))
+    dist_info = f"{dist_name(name)}-1.0.dist-info"
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    line = b"x/%08d.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n"
+    record = members.pop(f"{dist_info}/RECORD")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+        with zf.open(f"{dist_info}/RECORD", "w", force_zip64=True) as fh:
+            fh.write(record)
+            batch = 10_000
+            for start in range(0, lines, batch):
+                fh.write(b"".join(line % n for n in range(start, min(lines, start + batch))))
+    return path
+
+
+def many_member_sdist(directory: Path, members: int, name: str = "member-bomb") -> Path:
+    """An sdist with a valid PKG-INFO first and then ``members`` empty files (a few MB per million)."""
+    base = f"{dist_name(name)}-1.0"
+    path = directory / f"{base}.tar.gz"
+    info = metadata_text(name, "1.0").encode()
+    with tarfile.open(path, "w:gz") as tf:
+        ti = tarfile.TarInfo(f"{base}/PKG-INFO")
+        ti.size = len(info)
+        tf.addfile(ti, io.BytesIO(info))
+        for n in range(members):
+            tf.addfile(tarfile.TarInfo(f"{base}/{n}"))
+    return path
+
+
 # An in-tree PEP 517 backend, so an sdist built here installs with build isolation and no
 # network: pip and uv need nothing from an index to build it.
 _BACKEND = """

@@ -1,4 +1,5 @@
-"""Core metadata out of a wheel or sdist, and the structural checks an upload must pass.
+"""Core metadata out of a wheel or sdist, read safely, and the structural checks that
+make reading it safe (limits, path escapes, links).
 
 All checks return problems as strings, so an upload can report every one at once.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,13 @@ from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, parse_
 from packaging.utils import canonicalize_name
 
 from ..names import DistFilename
+from ..validation.archives import (
+    ArchiveLimits,
+    read_member,
+    scan_sdist,
+    zip_declared_problems,
+    zip_structure,
+)
 
 # InvalidMetadata names fields by their email header; RawMetadata keys differ.
 _RAW_TO_EMAIL = {
@@ -69,13 +78,28 @@ def _parse(raw: bytes, source: str, problems: list[str]) -> Metadata | None:
     return metadata
 
 
-def _wheel_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extracted | None:
+def _wheel_metadata(
+    path: Path, dist: DistFilename, limits: ArchiveLimits, problems: list[str]
+) -> Extracted | None:
+    try:
+        with open(path, "rb") as fh:
+            declared = zip_declared_problems(fh, limits)
+    except OSError as exc:
+        problems.append(f"Invalid distribution file: {exc}")
+        return None
+    if declared:
+        problems.extend(declared)  # refused before zipfile parses a single entry
+        return None
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         problems.append(f"Invalid distribution file: {dist.filename!r} is not a zip archive.")
         return None
     with zf:
+        structure = zip_structure(zf, limits)
+        if structure:
+            problems.extend(structure)  # never inflate an archive that breaks a limit
+            return None
         names = zf.namelist()
         # The .dist-info folder is named with the normalized name, as the filename is.
         name_part = dist.filename.split("-", 2)[:2]
@@ -96,13 +120,12 @@ def _wheel_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extr
                 f"Wheel {dist.filename!r} does not contain the required METADATA file: {expected}"
             )
             return None
-        info = zf.getinfo(member)
-        if info.file_size > MAX_METADATA_BYTES:
-            problems.append(f"{member} is larger than {MAX_METADATA_BYTES} bytes.")
-            return None
         try:
-            raw = zf.read(member)
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+            raw = read_member(zf, member, MAX_METADATA_BYTES)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
             problems.append(f"Invalid distribution file: cannot read {member}: {exc}")
             return None
         wheel_file = member.rsplit("/", 1)[0] + "/WHEEL"
@@ -111,44 +134,45 @@ def _wheel_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extr
     return Extracted(raw, _parse(raw, member, problems))
 
 
-def _sdist_metadata(path: Path, dist: DistFilename, problems: list[str]) -> Extracted | None:
+def _sdist_metadata(
+    path: Path, dist: DistFilename, limits: ArchiveLimits, problems: list[str]
+) -> Extracted | None:
     if not dist.filename.endswith(".tar.gz"):
         problems.append(f"Invalid sdist {dist.filename!r}: sdists must be .tar.gz archives (PEP 625).")
         return None
+    expected_top = dist.filename.removesuffix(".tar.gz")
     try:
-        tf = tarfile.open(path, mode="r:gz")  # noqa: SIM115 -- closed by the with below
-    except (tarfile.TarError, OSError, EOFError):
-        problems.append(f"Invalid distribution file: {dist.filename!r} is not a gzipped tar.")
+        with tarfile.open(path, mode="r:gz") as tf:
+            scan = scan_sdist(tf, expected_top, limits, MAX_METADATA_BYTES)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        problems.append(f"Invalid distribution file: {dist.filename!r} is not a readable gzipped tar: {exc}")
         return None
-    with tf:
-        try:
-            members = tf.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            problems.append(f"Invalid distribution file: {dist.filename!r}: {exc}")
-            return None
-        tops = {m.name.split("/", 1)[0] for m in members}
-        expected_top = dist.filename.removesuffix(".tar.gz")
-        if len(tops) != 1:
-            problems.append(f"Sdist {dist.filename!r} must hold a single top-level folder.")
-        pkg_info = next((m for m in members if m.name == f"{expected_top}/PKG-INFO"), None)
-        if pkg_info is None:
-            problems.append(f"Sdist {dist.filename!r} does not contain the required {expected_top}/PKG-INFO.")
-            return None
-        if not pkg_info.isfile() or pkg_info.size > MAX_METADATA_BYTES:
-            problems.append(f"{pkg_info.name} is not a regular file of reasonable size.")
-            return None
-        fh = tf.extractfile(pkg_info)
-        if fh is None:
-            problems.append(f"Cannot read {pkg_info.name}.")
-            return None
-        raw = fh.read()
-    return Extracted(raw, _parse(raw, pkg_info.name, problems))
+    problems.extend(scan.problems)
+    if scan.problems and scan.pkg_info is None:
+        return None
+    if len(scan.tops) != 1:
+        problems.append(f"Sdist {dist.filename!r} must hold a single top-level folder.")
+    if scan.pkg_info_problem is not None:
+        problems.append(scan.pkg_info_problem)
+        return None
+    if scan.pkg_info is None:
+        problems.append(f"Sdist {dist.filename!r} does not contain the required {expected_top}/PKG-INFO.")
+        return None
+    return Extracted(scan.pkg_info, _parse(scan.pkg_info, f"{expected_top}/PKG-INFO", problems))
 
 
-def extract_metadata(path: Path, dist: DistFilename) -> tuple[Extracted | None, list[str]]:
+def extract_metadata(
+    path: Path, dist: DistFilename, limits: ArchiveLimits | None = None
+) -> tuple[Extracted | None, list[str]]:
+    """The archive's core metadata, read safely: limits, path escapes and links come first.
+
+    This is the one read of an upload that every other check relies on: nothing later
+    opens an archive that broke a limit here.
+    """
     problems: list[str] = []
+    limits = limits or ArchiveLimits()
     if dist.packagetype == "bdist_wheel":
-        extracted = _wheel_metadata(path, dist, problems)
+        extracted = _wheel_metadata(path, dist, limits, problems)
     else:
-        extracted = _sdist_metadata(path, dist, problems)
+        extracted = _sdist_metadata(path, dist, limits, problems)
     return extracted, problems

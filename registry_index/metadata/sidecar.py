@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..names import canonical_version
+
 SCHEMA = 1
 
 Status = Literal["active", "archived", "quarantined", "deprecated"]
@@ -65,6 +67,8 @@ class Project:
     serial: int = 0
     releases: dict[str, Release] = field(default_factory=dict)  # canonical version → Release
     files: tuple[FileEntry, ...] = ()
+    # Filenames of deleted files: a file with the same identity can never be uploaded again.
+    tombstones: tuple[str, ...] = ()
     _by_filename: dict[str, FileEntry] | None = field(default=None, init=False, repr=False, compare=False)
 
     def file(self, filename: str) -> FileEntry | None:
@@ -77,6 +81,21 @@ class Project:
 
     def bump(self, **changes: Any) -> Project:
         return replace(self, serial=self.serial + 1, **changes)
+
+    def without_files(self, removed: Iterable[FileEntry], *, tombstone: bool) -> Project:
+        """The project without these files (and releases left empty).
+
+        ``tombstone`` keeps their names so that no file of the same identity is uploaded
+        again; a failed upload taken back leaves none.
+        """
+        gone = set(removed)
+        keep = tuple(f for f in self.files if f not in gone)
+        versions = {canonical_version(f.version) for f in keep}
+        releases = {k: v for k, v in self.releases.items() if k in versions}
+        graves = self.tombstones
+        if tombstone:
+            graves = tuple(sorted({*graves, *(f.filename for f in gone)}))
+        return self.bump(files=keep, releases=releases, tombstones=graves)
 
 
 _FILE_FIELDS = tuple(f.name for f in fields(FileEntry))
@@ -109,6 +128,7 @@ def from_json(data: bytes) -> Project:
         files = tuple(FileEntry(**f) for f in doc.pop("files"))
         doc["owners"] = tuple(doc["owners"])
         doc["maintainers"] = tuple(doc["maintainers"])
+        doc["tombstones"] = tuple(doc.get("tombstones", ()))
         return Project(releases=releases, files=files, **doc)
     except (KeyError, TypeError) as exc:
         raise SidecarError(f"sidecar is malformed: {exc}") from exc

@@ -9,10 +9,11 @@ seen everywhere within ``freshness`` seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -154,6 +155,23 @@ class MetadataStore:
         self.index: CachedObjects[ProjectIndex] = CachedObjects(
             storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness, stale_if_error
         )
+        # Read only when a project is created, so never cached.
+        self._graves: CachedObjects[tuple[str, ...]] = CachedObjects(
+            storage, _names_from_json, _names_to_json, 0.0
+        )
+
+    async def tombstones(self, normalized: str) -> tuple[str, ...]:
+        """Filenames deleted with an earlier project of this name (they stay unusable)."""
+        names, _ = await self._graves.read_fresh(keys.tombstones(normalized))
+        return names or ()
+
+    async def bury(self, normalized: str, filenames: Iterable[str]) -> None:
+        """Keep a deleted project's filenames, merged with any kept before."""
+        new = set(filenames)
+        if new:
+            await self._graves.update(
+                keys.tombstones(normalized), lambda cur: tuple(sorted(new | set(cur or ())))
+            )
 
     async def project(self, normalized: str) -> tuple[Project | None, str | None]:
         return await self.sidecars.read(keys.sidecar(normalized))
@@ -187,6 +205,14 @@ class MetadataStore:
 
     async def update_index(self, apply: Callable[[ProjectIndex], ProjectIndex]) -> tuple[ProjectIndex, str]:
         return await self.index.update(keys.PROJECT_INDEX, lambda cur: apply(cur or ProjectIndex()))
+
+
+def _names_from_json(data: bytes) -> tuple[str, ...]:
+    return tuple(json.loads(data)["filenames"])
+
+
+def _names_to_json(names: tuple[str, ...]) -> bytes:
+    return json.dumps({"schema": 1, "filenames": list(names)}, separators=(",", ":")).encode()
 
 
 def _index_or_empty(value: ProjectIndex | None, etag: str | None) -> tuple[ProjectIndex, str]:

@@ -9,6 +9,11 @@ def sidecar(project: str) -> str:
     return f"projects/{project}.json"
 
 
+def tombstones(project: str) -> str:
+    # The names of a deleted project's files, which a project of the same name inherits.
+    return f"tombstones/{project}.json"
+
+
 def artifact(project: str, sha256: str, filename: str) -> str:
     # The digest in the key makes a crashed upload's orphan harmless and keeps keys write-once.
     return f"files/{project}/{sha256}/{filename}"

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import tarfile
 import zipfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..names import DistFilename
-from .archives import ArchiveLimits, sdist_structure, wheel_file, wheel_record, zip_structure
+from .archives import ArchiveLimits, wheel_file, wheel_record, zip_declared_problems, zip_structure
 
 
 @runtime_checkable
 class Validator(Protocol):
-    """Returns every problem found with a stored or uploaded distribution file."""
+    """Returns every problem found with a stored or uploaded distribution file.
+
+    It is called only on archives that passed the safe read (``extract_metadata``: member
+    limits, expanded size, zip-bomb ratio, path escapes, links), so it may open members.
+    """
 
     def validate(self, path: Path, dist: DistFilename) -> list[str]: ...
 
 
 class StrictValidator:
-    """The default: archive structure, zip-bomb limits, RECORD and WHEEL consistency."""
+    """The default: a wheel's RECORD and WHEEL agree with its members and its filename."""
 
     def __init__(self, limits: ArchiveLimits | None = None) -> None:
         self.limits = limits or ArchiveLimits()
@@ -27,33 +30,29 @@ class StrictValidator:
     def validate(self, path: Path, dist: DistFilename) -> list[str]:
         if dist.packagetype == "bdist_wheel":
             return self._wheel(path, dist)
-        return self._sdist(path, dist)
+        return []  # an sdist's structure is all checked by the safe read, in its one pass
 
     def _wheel(self, path: Path, dist: DistFilename) -> list[str]:
         try:
+            with open(path, "rb") as fh:
+                if zip_declared_problems(fh, self.limits):
+                    return []  # the safe read reports it; never parse such a directory
             zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
             return []  # metadata extraction already reports a non-zip wheel
         with zf:
-            problems = zip_structure(zf, self.limits)
-            if problems:
-                return problems  # never inflate an archive that breaks a limit
+            if zip_structure(zf, self.limits):
+                return []  # never inflate an archive that breaks a limit
             dist_info = _dist_info(zf, dist)
             if dist_info is None:
-                return problems  # a missing METADATA is reported by extraction
+                return []  # a missing METADATA is reported by extraction
+            problems: list[str] = []
             try:
                 problems += wheel_file(zf, dist_info, dist.filename)
                 problems += wheel_record(zf, dist_info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
+            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as exc:
                 problems.append(f"Invalid distribution file: {exc}")
         return problems
-
-    def _sdist(self, path: Path, dist: DistFilename) -> list[str]:
-        try:
-            with tarfile.open(path, mode="r:gz") as tf:
-                return sdist_structure(tf, dist.filename.removesuffix(".tar.gz"), self.limits)
-        except (tarfile.TarError, OSError, EOFError):
-            return []  # extraction already reports an unreadable sdist
 
 
 def _dist_info(zf: zipfile.ZipFile, dist: DistFilename) -> str | None:

@@ -257,3 +257,56 @@ async def test_batched_listing_writes_the_index_once_per_batch(tmp_path: Path) -
     # Without a batch, each new project is one write of the whole index.
     await registry.publish_path(build_wheel(tmp_path, WheelSpec("single", "1.0")), ALICE)
     assert storage.index_writes == 4
+
+
+# -- one distribution per identity, and deleted names stay used ----------------------------
+
+
+def variant(tmp_path: Path, filename: str, content: bytes) -> Path:
+    """A valid beta.pkg 1.0 wheel with its own bytes, saved under ``filename``."""
+    folder = tmp_path / hashlib.sha256(filename.encode() + content).hexdigest()[:8]
+    folder.mkdir()
+    built = build_wheel(folder, WheelSpec("beta.pkg", "1.0", files={"beta_pkg/data.txt": content}))
+    return built.rename(folder / filename)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["beta_pkg-1.0-py3-none-any.whl", "Beta_Pkg-1.0-py3-none-any.whl", "beta_pkg-v1.0-py3-none-any.whl"],
+)
+async def test_other_spellings_of_a_wheel_are_the_same_distribution(tmp_path: Path, spelling: str) -> None:
+    registry = Registry(MemoryStorage())
+    await registry.publish(ALICE, staged(variant(tmp_path, "BETA.pkg-1.0-py3-none-any.whl", b"first")))
+    with pytest.raises(FileAlreadyExists, match="is the same distribution as 'BETA.pkg-1.0-py3-none-any.whl'"):
+        await registry.publish(ALICE, staged(variant(tmp_path, spelling, b"second")))
+    assert [f.filename for f in (await registry.project("beta-pkg")).files] == ["BETA.pkg-1.0-py3-none-any.whl"]
+
+
+async def test_other_tags_or_a_build_tag_are_other_distributions(tmp_path: Path) -> None:
+    registry = Registry(MemoryStorage())
+    await registry.publish(ALICE, staged(variant(tmp_path, "beta_pkg-1.0-py3-none-any.whl", b"a")))
+    await registry.publish(ALICE, staged(variant(tmp_path, "beta_pkg-1.0-1-py3-none-any.whl", b"b")))
+    assert len((await registry.project("beta-pkg")).files) == 2
+
+
+async def test_a_deleted_file_name_is_never_reused(tmp_path: Path) -> None:
+    registry = Registry(MemoryStorage())
+    wheel = build_wheel(tmp_path, WheelSpec("grave", "1.0"))
+    sdist = build_sdist(tmp_path, "grave", "1.0")
+    await registry.publish(ALICE, staged(wheel))
+    await registry.publish(ALICE, staged(sdist))
+    await registry.delete("grave", "1.0", wheel.name)
+    with pytest.raises(InvalidUpload, match=r"has already been used: 'grave-1.0-py3-none-any.whl' was deleted"):
+        await registry.publish(ALICE, staged(wheel))  # the very same bytes, too
+    # The whole project goes, and a new project of the same name inherits the tombstones.
+    await registry.delete("grave")
+    with pytest.raises(InvalidUpload, match="has already been used"):
+        await registry.publish(ALICE, staged(sdist))
+    with pytest.raises(InvalidUpload, match="has already been used"):
+        await registry.publish(BOB, staged(wheel))
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    result = await registry.publish(BOB, staged(build_wheel(newer, WheelSpec("grave", "1.1"))))
+    assert result.created and result.new_project
+    project = await registry.project("grave")
+    assert set(project.tombstones) == {wheel.name, sdist.name}

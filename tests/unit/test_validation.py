@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from registry_index.metadata.extract import extract_metadata
 from registry_index.names import parse_dist_filename
-from registry_index.testing import WheelSpec, build_sdist, build_wheel
+from registry_index.testing import WheelSpec, build_sdist, build_wheel, many_member_sdist, record_bomb_wheel
 from registry_index.validation import ArchiveLimits, StrictValidator
+from registry_index.validation.archives import MAX_REPORTED, scan_sdist, zip_declared
 
 
 def validate(path: Path, limits: ArchiveLimits | None = None) -> list[str]:
-    return StrictValidator(limits).validate(path, parse_dist_filename(path.name))
+    """What an upload reports about its archive: the safe read, then the validator."""
+    dist = parse_dist_filename(path.name)
+    _, problems = extract_metadata(path, dist, limits)
+    return problems + StrictValidator(limits).validate(path, dist)
 
 
 def rewrite_zip(
@@ -56,8 +61,9 @@ def test_zip_bomb_refused_without_inflating(tmp_path: Path) -> None:
 
 def test_total_size_and_member_count_limits(tmp_path: Path) -> None:
     path = build_wheel(tmp_path, WheelSpec("many", "1.0", files={f"many/m{i}.py": b"x" for i in range(30)}))
-    problems = validate(path, ArchiveLimits(max_members=10, max_total_size=100))
-    assert any("members; the limit is 10" in p for p in problems)
+    # The member count comes from the zip's end record, before the directory is parsed.
+    assert validate(path, ArchiveLimits(max_members=10)) == ["The archive has 34 members; the limit is 10."]
+    problems = validate(path, ArchiveLimits(max_total_size=100))
     assert any("expands to" in p and "limit is 100 bytes" in p for p in problems)
 
 
@@ -128,3 +134,85 @@ def test_sdist_escapes(tmp_path: Path, member: str, kind: bytes, target: str, ne
         tf.addfile(bad, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
     problems = validate(path)
     assert any(needle in p for p in problems), problems
+
+
+# -- bounded cost: hostile archives are refused early, in small messages ------------------
+
+
+def test_record_bomb_is_refused_after_a_few_lines(tmp_path: Path) -> None:
+    path = record_bomb_wheel(tmp_path, 1_000_000)
+    problems = validate(path)
+    assert problems == ["record_bomb-1.0.dist-info/RECORD lists more than 104 entries, but the wheel has 4 files."]
+
+
+def test_record_line_length_is_capped(tmp_path: Path) -> None:
+    path = build_wheel(tmp_path, WheelSpec("longline", "1.0"))
+    with zipfile.ZipFile(path) as zf:
+        record = zf.read("longline-1.0.dist-info/RECORD")
+    rewrite_zip(path, replace={"longline-1.0.dist-info/RECORD": record + b"a" * 100_000 + b",,\n"})
+    assert validate(path) == ["longline-1.0.dist-info/RECORD has a line longer than 8192 characters."]
+
+
+def test_many_problems_are_counted_not_listed(tmp_path: Path) -> None:
+    path = build_wheel(tmp_path, WheelSpec("noisy", "1.0"))
+    rewrite_zip(path, add={f"noisy/unlisted{i}.py": b"" for i in range(500)})
+    problems = validate(path)
+    assert len(problems) == MAX_REPORTED + 1
+    assert problems[-1] == "... and 490 more problems like these."
+
+
+def test_wheel_file_is_refused_by_its_declared_size(tmp_path: Path) -> None:
+    path = build_wheel(tmp_path, WheelSpec("bigwheel", "1.0"))
+    with zipfile.ZipFile(path) as zf:
+        wheel = zf.read("bigwheel-1.0.dist-info/WHEEL")
+    rewrite_zip(path, replace={"bigwheel-1.0.dist-info/WHEEL": wheel + b"X-Pad: " + b"p" * 70_000 + b"\n"})
+    assert "bigwheel-1.0.dist-info/WHEEL is 70102 bytes; the limit is 65536." in validate(path)
+
+
+def test_zip_end_record_is_checked_before_the_directory_is_parsed(tmp_path: Path) -> None:
+    path = build_wheel(tmp_path, WheelSpec("forged", "1.0"))
+    data = bytearray(path.read_bytes())
+    at = data.rfind(b"PK\x05\x06")
+    data[at + 8 : at + 12] = (0xFFFE).to_bytes(2, "little") * 2  # entries on disk and in all
+    path.write_bytes(bytes(data))
+    assert validate(path, ArchiveLimits(max_members=1000)) == [
+        "The archive has 65534 members; the limit is 1000."
+    ]
+
+
+def test_zip64_end_record_is_read(tmp_path: Path) -> None:
+    path = record_bomb_wheel(tmp_path, 10)  # RECORD written with force_zip64
+    with zipfile.ZipFile(path, "a") as zf:
+        for i in range(70_000):  # more entries than the classic record can count
+            zf.writestr(f"record_bomb/m{i}", b"")
+    with open(path, "rb") as fh:
+        entries, _ = zip_declared(fh) or (0, 0)
+    assert entries == 70_004
+    assert validate(path, ArchiveLimits(max_members=70_000)) == [
+        "The archive has 70004 members; the limit is 70000."
+    ]
+
+
+class CountingTar(tarfile.TarFile):
+    reads = 0
+
+    def next(self) -> tarfile.TarInfo | None:
+        CountingTar.reads += 1
+        return super().next()
+
+
+def test_sdist_scan_stops_at_the_member_limit_in_one_pass(tmp_path: Path) -> None:
+    path = many_member_sdist(tmp_path, 20_000)
+    CountingTar.reads = 0
+    with CountingTar.open(path, "r:gz") as tf:
+        scan = scan_sdist(tf, "member_bomb-1.0", ArchiveLimits(max_members=1000), 4096)
+    assert scan.problems == ["The archive has more than 1000 members; the limit is 1000."]
+    assert CountingTar.reads == 1 + 1001  # tarfile reads the first member on opening
+    assert scan.pkg_info is not None and b"Name: member-bomb" in scan.pkg_info
+    assert validate(path, ArchiveLimits(max_members=1000)) == scan.problems
+
+
+def test_sdist_total_size_stops_the_scan(tmp_path: Path) -> None:
+    path = build_sdist(tmp_path, "sizey", "1.0", extra_members={"sizey-1.0/big.bin": bytes(10_000)})
+    problems = validate(path, ArchiveLimits(max_total_size=5000))
+    assert problems == ["The archive expands to more than 5000 bytes; the limit is 5000 bytes."]
