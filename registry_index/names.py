@@ -24,13 +24,19 @@ _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNOR
 
 PackageType = Literal["sdist", "bdist_wheel"]
 
+# Names and filenames become object keys: a path component of 255 bytes at most on local
+# file systems, where a file also gets ".metadata" appended. PyPI's longest names are far
+# shorter than either bound.
+MAX_NAME_LENGTH = 128
+MAX_FILENAME_BYTES = 240
+
 
 class InvalidFilename(ValueError):
     """A distribution filename that cannot be stored."""
 
 
 def is_valid_name(name: str) -> bool:
-    return bool(_VALID_NAME.match(name))
+    return len(name) <= MAX_NAME_LENGTH and bool(_VALID_NAME.match(name))
 
 
 def normalize(name: str) -> NormalizedName:
@@ -70,6 +76,10 @@ def check_filename_characters(filename: str) -> None:
         raise InvalidFilename(f"Invalid filename {filename!r}: '/', '\\' and '..' are not allowed.")
     if any(ord(c) < 32 or ord(c) == 127 for c in filename):
         raise InvalidFilename("Invalid filename: control characters are not allowed.")
+    if len(filename.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        raise InvalidFilename(
+            f"Invalid filename: {len(filename)} characters is too long; the limit is {MAX_FILENAME_BYTES} bytes."
+        )
 
 
 def parse_dist_filename(filename: str) -> DistFilename:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..context import context
 from ..errors import NotFound
 from ..names import canonical_version, normalize
+from ..urls import base_url, redirect
 from .build import files_of, latest_version, project_document
 
 
@@ -17,8 +18,7 @@ async def _document(request: Request, version: str | None) -> Response:
     await ctx.require_reader(request)
     name: str = request.path_params["project"]
     if name != normalize(name):
-        path = request.url.path.replace(f"/pypi/{name}/", f"/pypi/{normalize(name)}/", 1)
-        return RedirectResponse(str(request.url.replace(path=path)), status_code=301)
+        return redirect(request, request.url.path.replace(f"/pypi/{name}/", f"/pypi/{normalize(name)}/", 1))
     project = await ctx.registry.project(name)
     if project.status == "quarantined":
         raise NotFound(f"Project {name!r} is quarantined.")
@@ -28,7 +28,7 @@ async def _document(request: Request, version: str | None) -> Response:
     files = files_of(project, key)
     description = await ctx.registry.description(project, files)
     vulns = await ctx.registry.vulnerabilities(project.normalized, project.releases[key].version)
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request, ctx.settings.public_url)
     doc = project_document(project, key, description, base, vulns, with_releases=version is None)
     headers = {"X-PyPI-Last-Serial": str(project.serial), "Access-Control-Allow-Origin": "*"}
     return JSONResponse(doc, headers=headers)

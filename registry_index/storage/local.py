@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -73,6 +74,8 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise ObjectNotFound(key) from None  # no such object can exist here
             raise StorageError(f"reading {key!r}: {exc}") from exc
 
     async def get(self, key: str) -> Blob:
@@ -89,6 +92,8 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise ObjectNotFound(key) from None
             raise StorageError(f"stat {key!r}: {exc}") from exc
         return ObjectInfo(key, st.st_size, _etag(st), st.st_mtime)
 

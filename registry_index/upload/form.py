@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from anyio import to_thread
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..errors import InvalidRequest, InvalidUpload
@@ -106,7 +107,11 @@ class _Collector:
             # which would hide a path in the filename from our own check.
             self.error = "Invalid filename: '/', '\\' and '..' are not allowed."
             return
-        _, params = parse_options_header(disposition)
+        try:
+            _, params = parse_options_header(disposition)
+        except ValueError:
+            self.error = "A multipart part has a malformed Content-Disposition header."
+            return
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         self._is_file = filename is not None
@@ -150,7 +155,10 @@ class _Collector:
 
 
 def _boundary(content_type: str | None) -> bytes:
-    kind, params = parse_options_header(content_type)
+    try:
+        kind, params = parse_options_header(content_type)
+    except ValueError:
+        kind, params = b"", {}
     if kind != b"multipart/form-data" or b"boundary" not in params:
         raise InvalidRequest("Uploads must be multipart/form-data, as twine and uv publish send them.")
     return params[b"boundary"]
@@ -173,20 +181,31 @@ async def parse_upload(
             "on_end",
         )
     }
-    parser = MultipartParser(_boundary(content_type), callbacks)  # type: ignore[arg-type]
+    try:
+        parser = MultipartParser(_boundary(content_type), callbacks)  # type: ignore[arg-type]
+    except FormParserError as exc:
+        raise InvalidRequest(f"Invalid multipart/form-data Content-Type: {exc}") from None
     fd, name = tempfile.mkstemp(prefix="upload-", dir=tmp_dir)
     collector.form.path = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
             hasher = _Hasher(fh)
-            async for chunk in body:
-                parser.write(chunk)
-                if collector.error:
-                    raise InvalidUpload([collector.error])
-                if collector.pending:
-                    batch, collector.pending = collector.pending, []
-                    await to_thread.run_sync(hasher.write, batch)
-            parser.finalize()
+            try:
+                async for chunk in body:
+                    parser.write(chunk)
+                    if collector.error:
+                        raise InvalidUpload([collector.error])
+                    if collector.pending:
+                        batch, collector.pending = collector.pending, []
+                        await to_thread.run_sync(hasher.write, batch)
+                parser.finalize()
+            except FormParserError as exc:
+                # python-multipart's limits (a part header of 4 KiB, 8 headers) and framing.
+                raise InvalidUpload(
+                    [
+                        f"The multipart body is malformed: {str(exc)[:200]} (is a filename or field name too long?)."
+                    ]
+                ) from None
             if collector.error:
                 raise InvalidUpload([collector.error])
             if not collector.complete:

@@ -6,6 +6,7 @@ Each check appends to a list, so one 400 can name every problem at once.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..names import (
+    MAX_NAME_LENGTH,
     DistFilename,
     InvalidFilename,
     canonical_version,
@@ -22,6 +24,10 @@ from ..names import (
 )
 
 Fields = Mapping[str, Sequence[str]]
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# Fields that name or identify the file; a description may be long, these may not.
+SHORT_FIELDS = (":action", "protocol_version", "name", "version", "filetype", "pyversion", "metadata_version")
+MAX_SHORT_FIELD = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,14 @@ def field(form: Fields, name: str) -> str | None:
 
 def check_form(form: Fields, filename: str | None, problems: list[str]) -> DistFilename | None:
     """Form-level checks; returns the parsed filename when it parses."""
+    oversized = [
+        f"Form field {key!r} is {len(value)} characters long; the limit is {MAX_SHORT_FIELD}."
+        for key in SHORT_FIELDS
+        if (value := field(form, key)) is not None and len(value) > MAX_SHORT_FIELD
+    ]
+    if oversized:
+        problems.extend(oversized)  # nothing is parsed out of a megabyte "version"
+        return None
     action = field(form, ":action") or "file_upload"
     if action != "file_upload":
         problems.append(f"Unsupported :action {action!r}; only file_upload is served here.")
@@ -52,8 +66,10 @@ def check_form(form: Fields, filename: str | None, problems: list[str]) -> DistF
     filetype = field(form, "filetype")
     if name is None:
         problems.append("Missing form field 'name'.")
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(f"The project name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}.")
     elif not is_valid_name(name):
-        problems.append(f"{name!r} is an invalid value for Name: see PEP 508 names.")
+        problems.append(f"{name[:200]!r} is an invalid value for Name: see PEP 508 names.")
     if version is None:
         problems.append("Missing form field 'version'.")
     else:
@@ -95,7 +111,11 @@ def check_digests(form: Fields, actual: Digests, problems: list[str]) -> None:
     if sent["sha256_digest"][0] is None and sent["blake2_256_digest"][0] is None:
         problems.append("Include at least one message digest: sha256_digest or blake2_256_digest.")
     for key, (claimed, computed) in sent.items():
-        if claimed is not None and not hmac.compare_digest(claimed.lower(), computed):
+        if claimed is None:
+            continue
+        if len(claimed) != len(computed) or not _HEX.fullmatch(claimed):
+            problems.append(f"The {key} sent is not {len(computed)} hexadecimal digits.")
+        elif not hmac.compare_digest(claimed.lower(), computed):
             problems.append(f"The {key} sent does not match the file's content: the upload is corrupt.")
 
 

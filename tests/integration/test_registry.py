@@ -277,9 +277,13 @@ def variant(tmp_path: Path, filename: str, content: bytes) -> Path:
 async def test_other_spellings_of_a_wheel_are_the_same_distribution(tmp_path: Path, spelling: str) -> None:
     registry = Registry(MemoryStorage())
     await registry.publish(ALICE, staged(variant(tmp_path, "BETA.pkg-1.0-py3-none-any.whl", b"first")))
-    with pytest.raises(FileAlreadyExists, match="is the same distribution as 'BETA.pkg-1.0-py3-none-any.whl'"):
+    with pytest.raises(
+        FileAlreadyExists, match=r"is the same distribution as 'BETA\.pkg-1\.0-py3-none-any\.whl'"
+    ):
         await registry.publish(ALICE, staged(variant(tmp_path, spelling, b"second")))
-    assert [f.filename for f in (await registry.project("beta-pkg")).files] == ["BETA.pkg-1.0-py3-none-any.whl"]
+    assert [f.filename for f in (await registry.project("beta-pkg")).files] == [
+        "BETA.pkg-1.0-py3-none-any.whl"
+    ]
 
 
 async def test_other_tags_or_a_build_tag_are_other_distributions(tmp_path: Path) -> None:
@@ -296,7 +300,9 @@ async def test_a_deleted_file_name_is_never_reused(tmp_path: Path) -> None:
     await registry.publish(ALICE, staged(wheel))
     await registry.publish(ALICE, staged(sdist))
     await registry.delete("grave", "1.0", wheel.name)
-    with pytest.raises(InvalidUpload, match=r"has already been used: 'grave-1.0-py3-none-any.whl' was deleted"):
+    with pytest.raises(
+        InvalidUpload, match=r"has already been used: 'grave-1.0-py3-none-any.whl' was deleted"
+    ):
         await registry.publish(ALICE, staged(wheel))  # the very same bytes, too
     # The whole project goes, and a new project of the same name inherits the tombstones.
     await registry.delete("grave")

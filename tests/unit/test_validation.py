@@ -142,7 +142,9 @@ def test_sdist_escapes(tmp_path: Path, member: str, kind: bytes, target: str, ne
 def test_record_bomb_is_refused_after_a_few_lines(tmp_path: Path) -> None:
     path = record_bomb_wheel(tmp_path, 1_000_000)
     problems = validate(path)
-    assert problems == ["record_bomb-1.0.dist-info/RECORD lists more than 104 entries, but the wheel has 4 files."]
+    assert problems == [
+        "record_bomb-1.0.dist-info/RECORD lists more than 104 entries, but the wheel has 4 files."
+    ]
 
 
 def test_record_line_length_is_capped(tmp_path: Path) -> None:
