@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
 from .audit import EventKind, Origin
 from .auth.accounts import Token, User
+from .auth.scope import ACCESS, Access
 from .errors import InvalidRequest, NotFound
 from .metadata.sidecar import STATUSES, FileEntry, Project
 from .names import (
@@ -147,10 +149,29 @@ class Administration(RegistryBase):
         return user
 
     async def create_token(
-        self, name: str, description: str = "", *, actor: str = "cli"
+        self,
+        name: str,
+        description: str = "",
+        *,
+        access: Access = "all",
+        projects: Sequence[str] = (),
+        expires: str = "",
+        actor: str = "cli",
     ) -> tuple[str, Token]:
-        secret, token = await self.accounts.create_token(name, description)
-        await self.audit.record(EventKind.TOKEN_CREATE, actor, detail=f"token {token.id} for {name}")
+        """A new API token; ``access``, ``projects`` and ``expires`` narrow it (auth/scope.py)."""
+        if access not in ACCESS:
+            raise InvalidRequest(f"Unknown token access {access!r}; use one of {', '.join(ACCESS)}.")
+        scoped = tuple(sorted({normalize(p) for p in projects}))
+        if access == "read" and scoped:
+            raise InvalidRequest("A read-only token reads every project: --project applies to uploads.")
+        secret, token = await self.accounts.create_token(
+            name, description, access=access, projects=scoped, expires=expires
+        )
+        scope = token.scope.describe()
+        until = f", expires {expires}" if expires else ""
+        await self.audit.record(
+            EventKind.TOKEN_CREATE, actor, detail=f"token {token.id} for {name} ({scope}{until})"
+        )
         return secret, token
 
     async def revoke_token(self, token_id: str, *, actor: str = "cli") -> Token:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import cast
 
 from starlette.requests import Request
 
-from .audit import EventKind, Origin
-from .auth.accounts import User
-from .auth.request import LoginFailed, authenticate
-from .errors import Forbidden, Unauthenticated
+from .audit import Origin
+from .auth.failures import FailedLogins
+from .auth.request import TOKEN_USERNAME, LoginFailed, authenticate, parse_credentials
+from .auth.scope import Caller
+from .auth.throttle import LoginThrottle
+from .errors import Forbidden, TooManyRequests, Unauthenticated
 from .registry import Registry
 from .settings import Settings
 from .simple.pages import PageCache
-from .storage import StorageError
 
 
 @dataclass(slots=True)
@@ -23,40 +23,60 @@ class AppContext:
     settings: Settings
     registry: Registry
     pages: PageCache = field(default_factory=PageCache)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    failures: FailedLogins | None = None
 
-    async def require_reader(self, request: Request) -> User | None:
+    def __post_init__(self) -> None:
+        if self.failures is None:
+            self.failures = FailedLogins(self.registry.audit)
+
+    async def require_reader(self, request: Request) -> Caller | None:
         """In private mode reads need credentials: a 401 makes pip retry with them."""
-        if self.settings.private:
-            return await self.require_writer(request)
-        return None
+        if not self.settings.private:
+            return None
+        caller = await self.require_writer(request)
+        if refusal := caller.scope.read_refusal():
+            raise Forbidden(refusal)
+        return caller
 
-    async def require_writer(self, request: Request) -> User:
-        user = await self.caller(request)
-        if user is None:
+    async def require_writer(self, request: Request) -> Caller:
+        caller = await self.caller(request)
+        if caller is None:
             raise Unauthenticated(
                 "Authentication required: send credentials (twine -u NAME -p PASSWORD, or "
                 "__token__ with an API token)."
             )
-        return user
+        return caller
 
-    async def require_admin(self, request: Request) -> User:
-        user = await self.require_writer(request)
-        if not user.admin:
-            raise Forbidden(f"The user {user.name!r} is not an administrator.")
-        return user
+    async def require_admin(self, request: Request) -> Caller:
+        caller = await self.require_writer(request)
+        if not caller.user.admin:
+            raise Forbidden(f"The user {caller.user.name!r} is not an administrator.")
+        if refusal := caller.scope.admin_refusal():
+            raise Forbidden(refusal)
+        return caller
 
-    async def caller(self, request: Request) -> User | None:
+    async def caller(self, request: Request) -> Caller | None:
+        """The authenticated caller, None without credentials; throttled before any password work."""
+        header = request.headers.get("authorization")
+        if not header:
+            return None
+        creds = parse_credentials(header)
+        name = creds[0] if creds is not None else ""
+        account = None if not creds or name == TOKEN_USERNAME else name
+        origin = origin_of(request)
+        assert self.failures is not None
+        if (throttled := self.throttle.check(origin.client, account)) is not None:
+            await self.failures.record(name, origin, request.url.path, throttled=True)
+            raise TooManyRequests(
+                f"Too many failed logins for {throttled.who}: retry in {throttled.seconds} s.",
+                throttled.seconds,
+            )
         try:
-            return await authenticate(request, self.registry.accounts)
+            return await authenticate(creds, self.registry.accounts)
         except LoginFailed as exc:
-            with contextlib.suppress(StorageError):
-                await self.registry.audit.record(
-                    EventKind.LOGIN_FAILED,
-                    exc.username or "(unknown)",
-                    origin_of(request),
-                    outcome="refused",
-                    detail=request.url.path,
-                )
+            self.throttle.failed(origin.client, account)
+            await self.failures.record(exc.username, origin, request.url.path)
             raise
 
 

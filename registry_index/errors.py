@@ -8,7 +8,10 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .server.phrase import HEADER, phrase_of
 from .storage import StorageError
+
+REASON_HEADER = HEADER.decode("ascii")
 
 log = logging.getLogger("registry_index")
 
@@ -62,17 +65,30 @@ class Conflict(RegistryError):
     status = 409
 
 
+class TooManyRequests(RegistryError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/plain" not in accept.split(",")[0]
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
+def error_response(request: Request, status: int, message: str, retry_after: int | None = None) -> Response:
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="registry_index"'
     if status == 503:
         headers["Retry-After"] = "5"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if 400 <= status < 500 and status not in (404, 405):
+        # twine, hatch and pdm show only the status line: put the message there, as PyPI does.
+        headers[REASON_HEADER] = phrase_of(message).decode("ascii")
     if _wants_json(request):
         body = json.dumps({"message": message, "code": f"{status} {message.splitlines()[0]}"})
         return Response(body, status, headers, media_type="application/json")
@@ -81,7 +97,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
 
 async def handle_registry_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RegistryError)
-    return error_response(request, exc.status, exc.message)
+    return error_response(request, exc.status, exc.message, getattr(exc, "retry_after", None))
 
 
 async def handle_storage_error(request: Request, exc: Exception) -> Response:

@@ -25,6 +25,16 @@ HEAD = "audit/head.json"
 PREFIX = "audit/events/"
 
 
+# Caps on what a client can choose (a user name, a user agent), so every event stays small.
+MAX_ACTOR = 100
+MAX_USER_AGENT = 200
+MAX_DETAIL = 2000
+
+
+def _capped(value: Any) -> Any:
+    return value[:MAX_DETAIL] if isinstance(value, str) else value
+
+
 def event_key(seq: int) -> str:
     return f"{PREFIX}{seq:012d}.json"
 
@@ -117,17 +127,17 @@ class StorageAuditLog:
     async def _append(
         self, kind: EventKind, actor: str, origin: Origin, details: dict[str, Any]
     ) -> AuditEvent:
-        cleaned: dict[str, Any] = {k: ("" if v is None else v) for k, v in details.items()}
+        cleaned: dict[str, Any] = {k: _capped("" if v is None else v) for k, v in details.items()}
         async with self._lock:
             seq, prev = self._tail or await self._find_tail()
             while True:
                 event = AuditEvent(
                     seq=seq,
                     time=utc_now(),
-                    actor=actor,
+                    actor=actor[:MAX_ACTOR],
                     action=str(kind),
-                    client=origin.client,
-                    user_agent=origin.user_agent[:300],
+                    client=origin.client[:64],
+                    user_agent=origin.user_agent[:MAX_USER_AGENT],
                     prev=prev,
                     **cleaned,
                 ).sealed()

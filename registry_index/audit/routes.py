@@ -12,6 +12,7 @@ from ..api.params import int_param, page_links
 from ..context import context
 from ..errors import InvalidRequest
 from ..names import normalize
+from ..urls import own_url
 from .log import AuditQuery
 
 
@@ -42,7 +43,7 @@ async def audit_events(request: Request) -> Response:
         "total": len(matched),
         "page": page,
         "per_page": per_page,
-        **page_links(str(request.url.replace(query="")), q, page, per_page, len(matched)),
+        **page_links(own_url(request, ctx.settings.public_url), q, page, per_page, len(matched)),
         "events": [asdict(e) for e in matched[start : start + per_page]],
     }
     return JSONResponse(body)

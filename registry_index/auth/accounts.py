@@ -16,7 +16,8 @@ from ..metadata.sidecar import utc_now
 from ..metadata.store import CachedObjects
 from ..names import is_valid_name
 from ..storage import ObjectConflict, Storage, keys
-from .passwords import VerifiedCache, hash_password
+from .passwords import VerifiedCache, hash_password, spend_password_work
+from .scope import Access, Scope
 
 TOKEN_PREFIX = "ri-"
 
@@ -35,6 +36,13 @@ class Token:
     user: str
     created: str
     description: str = ""
+    access: Access = "all"
+    projects: tuple[str, ...] = ()  # normalized; empty: every project the user may upload to
+    expires: str = ""  # ISO UTC; empty: never
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.access, self.projects, self.id)
 
 
 def _user_from(data: bytes) -> User:
@@ -46,7 +54,9 @@ def _user_to(user: User) -> bytes:
 
 
 def _token_from(data: bytes) -> Token:
-    return Token(**json.loads(data))
+    doc = json.loads(data)
+    doc["projects"] = tuple(doc.get("projects", ()))
+    return Token(**doc)
 
 
 def _token_to(token: Token) -> bytes:
@@ -98,26 +108,44 @@ class Accounts:
         self._users.forget(keys.user(name))
 
     async def check_password(self, name: str, password: str) -> User | None:
-        user, etag = await self._users.read(keys.user(name))
+        user, etag = (None, None)
+        if is_valid_name(name):  # never a storage key from an arbitrary string
+            user, etag = await self._users.read(keys.user(name))
         if user is None or etag is None:
+            # The same argon2 work as a wrong password, so timing doesn't tell which names exist.
+            await spend_password_work(password)
             return None
         ok = await self._verified.verify(name, etag, user.password_hash, password)
         return user if ok else None
 
-    async def create_token(self, name: str, description: str = "") -> tuple[str, Token]:
+    async def create_token(
+        self,
+        name: str,
+        description: str = "",
+        *,
+        access: Access = "all",
+        projects: tuple[str, ...] = (),
+        expires: str = "",
+    ) -> tuple[str, Token]:
         if await self.get_user(name) is None:
             raise NotFound(f"No user {name!r}; create it first with 'registry-index user add'.")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = token_digest(secret)
-        token = Token(digest[:12], name, utc_now(), description)
+        token = Token(digest[:12], name, utc_now(), description, access, projects, expires)
         await self.storage.put(keys.token(digest), _token_to(token), create_only=True)
         return secret, token
 
-    async def check_token(self, secret: str) -> User | None:
+    async def verify_token(self, secret: str) -> tuple[User, Token] | None:
+        """The token's user and record; None for an unknown token or a removed user."""
         token, _ = await self._tokens.read(keys.token(token_digest(secret)))
         if token is None:
             return None
-        return await self.get_user(token.user)
+        user = await self.get_user(token.user)
+        return None if user is None else (user, token)
+
+    async def check_token(self, secret: str) -> User | None:
+        found = await self.verify_token(secret)
+        return None if found is None else found[0]
 
     async def list_tokens(self, name: str | None = None) -> list[Token]:
         tokens = []

@@ -27,6 +27,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+_DUMMY_HASH: list[str] = []  # made on first use: importing this module stays cheap
+
+
+async def spend_password_work(password: str) -> None:
+    """Verify against a hash no password matches: the cost of checking an unknown user."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(16)))
+    await to_thread.run_sync(_verify_sync, _DUMMY_HASH[0], password)
+
+
 def _verify_sync(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 
-from starlette.requests import Request
-
 from ..errors import Forbidden
-from .accounts import Accounts, User
+from .accounts import Accounts
+from .scope import Caller, expired
 
 TOKEN_USERNAME = "__token__"
 
 
-def _credentials(header: str) -> tuple[str, str] | None:
+def parse_credentials(header: str) -> tuple[str, str] | None:
+    """(user name, secret) from an Authorization header; None if it is not Basic or Bearer."""
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     value = value.strip()
@@ -37,23 +37,30 @@ class LoginFailed(Forbidden):
         self.username = username
 
 
-async def authenticate(request: Request, accounts: Accounts) -> User | None:
-    """The caller, None without credentials; wrong credentials are a 403."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    creds = _credentials(header)
+WRONG = (
+    "Invalid or non-existent authentication information: check the user name and "
+    "password, or use __token__ with a token from 'registry-index token create'."
+)
+
+
+async def authenticate(creds: tuple[str, str] | None, accounts: Accounts) -> Caller:
+    """The caller for parsed credentials; wrong, expired or malformed ones are a 403."""
     if creds is None:
         raise LoginFailed("Invalid or non-existent authentication information: use HTTP Basic.", "")
     user_name, secret = creds
     if user_name == TOKEN_USERNAME:
-        user = await accounts.check_token(secret.strip())
-    else:
-        user = await accounts.check_password(user_name, secret)
-    if user is None:
-        raise LoginFailed(
-            "Invalid or non-existent authentication information: check the user name and "
-            "password, or use __token__ with a token from 'registry-index token create'.",
-            user_name,
-        )
-    return user
+        found = await accounts.verify_token(secret.strip())
+        if found is None:
+            raise LoginFailed(WRONG, user_name)
+        user, token = found
+        if expired(token.expires):
+            raise LoginFailed(
+                f"The API token {token.id} expired at {token.expires}; create a new one with "
+                "'registry-index token create'.",
+                user_name,
+            )
+        return Caller(user, token.scope)
+    password_user = await accounts.check_password(user_name, secret)
+    if password_user is None:
+        raise LoginFailed(WRONG, user_name)
+    return Caller(password_user)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from ..api.params import int_param, page_links
 from ..context import context
 from ..errors import InvalidRequest
+from ..urls import base_url, own_url
 from .rank import Query
 
 
@@ -40,12 +41,12 @@ async def search(request: Request) -> Response:
     per_page = int_param(params, "per_page", 20, low=1, high=100)
     results = ctx.registry.search(query_from(params))
     start = (page - 1) * per_page
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request, ctx.settings.public_url)
     body = {
         "total": len(results),
         "page": page,
         "per_page": per_page,
-        **page_links(str(request.url.replace(query="")), params, page, per_page, len(results)),
+        **page_links(own_url(request, ctx.settings.public_url), params, page, per_page, len(results)),
         "results": [
             {
                 "name": d.name,
