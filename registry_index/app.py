@@ -32,6 +32,7 @@ from .simple.routes import routes as simple_routes
 from .storage import StorageError
 from .storage.probe import conditional_write_problems
 from .upload.routes import routes as upload_routes
+from .urls import slash_redirects
 from .validation import ArchiveLimits, StrictValidator
 from .web.routes import routes as web_routes
 
@@ -94,7 +95,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                     "Use a store that does (AWS S3, MinIO, SeaweedFS, a local directory), or "
                     "start with --single-writer if this is the only process that writes."
                 )
-        app.state.ctx = AppContext(settings, reg)
+        ctx = app.state.ctx = AppContext(settings, reg)
         refresher = asyncio.create_task(_refresh_search(reg, settings.search_refresh))
         try:
             yield
@@ -102,6 +103,8 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            assert ctx.failures is not None
+            await ctx.failures.flush()  # what was only counted gets its summary event
             if registry is None:
                 await reg.close()
 
@@ -125,6 +128,8 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
+    app.router.default = slash_redirects(app.router)  # relative, never from the Host header
     if registry is not None:
         # Ready before the lifespan runs, so in-process test clients need no lifespan driver.
         app.state.ctx = AppContext(settings, registry)

@@ -52,8 +52,9 @@ class Settings:
     encryption_keys_file: str = ""  # the key ring itself may come from REGISTRY_INDEX_ENCRYPTION_KEYS
     s3_sse: str = ""
     s3_sse_kms_key_id: str = ""
-    forwarded_allow_ips: str = "127.0.0.1"
-    archive_max_members: int = 100_000
+    forwarded_allow_ips: str = ""
+    public_url: str = ""
+    archive_max_members: int = 50_000
     archive_max_size: int = 4 * 1024**3
     archive_max_ratio: float = 200.0
     log_level: str = "info"
@@ -80,7 +81,10 @@ class Settings:
         "(or the entries themselves in REGISTRY_INDEX_ENCRYPTION_KEYS)",
         "s3_sse": "S3 server-side encryption of every write: sse-s3, sse-kms or sse-c (key from the ring)",
         "s3_sse_kms_key_id": "KMS key id or ARN for --s3-sse sse-kms (default: the bucket's)",
-        "forwarded_allow_ips": "proxies trusted for X-Forwarded-For/-Proto (comma-separated, or *)",
+        "forwarded_allow_ips": "proxies trusted for X-Forwarded-For/-Proto (comma-separated addresses, or *); "
+        "none by default",
+        "public_url": "the index's address as clients see it (e.g. https://pypi.example.com), for absolute "
+        "URLs in pages and APIs; default: the request's own",
         "archive_max_members": "most members a wheel or sdist may have",
         "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
         "archive_max_ratio": "highest compression ratio of a large member (zip-bomb guard)",

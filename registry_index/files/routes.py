@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -25,6 +26,15 @@ log = logging.getLogger("registry_index")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """Uploader-chosen bytes are saved, never rendered or sniffed by a browser (RFC 6266)."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return {
+        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 def _media_type(filename: str) -> str:
@@ -84,13 +94,18 @@ async def download(request: Request) -> Response:
         return Response(
             blob.data,
             media_type="application/octet-stream",
-            headers={"ETag": f'"{entry.core_metadata_sha256}"', "Cache-Control": IMMUTABLE},
+            headers={
+                "ETag": f'"{entry.core_metadata_sha256}"',
+                "Cache-Control": IMMUTABLE,
+                **attachment(filename),
+            },
         )
     headers = {
         "ETag": f'"{entry.sha256}"',
         "Cache-Control": IMMUTABLE,
         "Accept-Ranges": "bytes",
         "Last-Modified": _http_date(entry.upload_time),
+        **attachment(filename),
     }
     if f'"{entry.sha256}"' in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

@@ -15,6 +15,7 @@ from .negotiate import V1_JSON, Format, accepts_gzip
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
+PAGE_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -81,6 +82,11 @@ class Page:
             headers.append((b"content-encoding", b"gzip"))
         media = self.media_type + ("; charset=utf-8" if self.media_type.startswith("text/") else "")
         headers += [(b"content-length", str(len(body)).encode()), (b"content-type", media.encode())]
+        headers.append((b"x-content-type-options", b"nosniff"))
+        if self.media_type.startswith("text/"):
+            # Project names, versions and yank reasons are uploader-chosen: nothing on the page
+            # may run, load or be framed.
+            headers.append((b"content-security-policy", PAGE_CSP))
         return Wire(200, headers, body)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..context import context
 from ..errors import NotFound
 from ..names import normalize
+from ..urls import redirect
 from .negotiate import negotiate
 from .pages import Page, Wire
 
@@ -47,17 +48,26 @@ async def simple_project(request: Request) -> Response:
     name: str = request.path_params["project"]
     normalized = normalize(name)
     if name != normalized:
-        url = request.url.replace(path=request.url.path.replace(f"/{name}/", f"/{normalized}/"))
-        return RedirectResponse(str(url), status_code=301)
+        return redirect(request, request.url.path.replace(f"/{name}/", f"/{normalized}/"))
     project, etag = await ctx.registry.project_with_etag(normalized)
     if project is None or etag is None:
-        raise NotFound(f"No project {name!r} on this index.")
+        raise NotFound(f"No project {name[:200]!r} on this index.")
     fmt = negotiate(request.headers.get("accept"), request.query_params.get("format"))
     root = request.scope.get("root_path", "")
     return _respond(request, ctx.pages.project(project, etag, fmt, root))
 
 
+async def doubled_slash(request: Request) -> Response:
+    """pipenv asks for /simple//<project>/ first: send it where it meant to go."""
+    root = request.scope.get("root_path", "")
+    return redirect(request, f"{root}/simple/{normalize(request.path_params['project'])}/")
+
+
 routes = [
     Route("/simple/", simple_index, methods=["GET", "HEAD"]),
     Route("/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
+    Route("/simple//{project}/", doubled_slash, methods=["GET", "HEAD"]),
+    # hatch assumes a devpi-style index and reads <upload URL>+simple/<project>/ to skip
+    # files that are already there (without following redirects).
+    Route("/legacy/+simple/{project}/", simple_project, methods=["GET", "HEAD"]),
 ]

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -31,8 +31,9 @@ from ..metadata.sidecar import Project
 from ..names import canonical_version, is_valid_name, normalize
 from ..search.routes import query_from
 from ..storage import StorageError
+from ..urls import base_url, redirect
 from .catalog import Catalog, Listing
-from .render import STATIC, base_url, error_page, page, render_description, root_of
+from .render import STATIC, error_page, page, render_description, root_of
 from .view import ProjectView, ReleaseView, dependencies, project_view, safe_url
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -96,8 +97,7 @@ def pager(request: Request, page_no: int, per_page: int, total: int) -> Pager:
 
 
 def _redirect(request: Request, path: str) -> Response:
-    url = request.url.replace(path=root_of(request) + path)
-    return RedirectResponse(str(url), status_code=301)
+    return redirect(request, root_of(request) + path)
 
 
 # -- home, project list, search ----------------------------------------------------------
@@ -115,7 +115,7 @@ async def home(request: Request) -> Response:
             "projects": len(listing.projects),
             "files": listing.files,
             "recent": listing.recent_uploads(),
-            "base": base_url(request),
+            "base": base_url(request, ctx.settings.public_url),
         },
     )
 
@@ -239,7 +239,7 @@ async def _release_page(request: Request, view: ProjectView, shown: ReleaseView,
             "known": known,
             "urls": _urls(meta),
             "license": license_text.splitlines()[0][:200] if license_text else "",
-            "base": base_url(request),
+            "base": base_url(request, ctx.settings.public_url),
         },
     )
 
@@ -302,7 +302,7 @@ def _time_param(value: str | None, name: str) -> str | None:
 @html_errors
 async def audit_page(request: Request) -> Response:
     ctx = context(request)
-    user = await ctx.require_admin(request)
+    user = (await ctx.require_admin(request)).user
     q = request.query_params
     page_no = int_param(q, "page", 1, low=1, high=1_000_000)
     per_page = int_param(q, "per_page", 50, low=10, high=500)
