@@ -1,4 +1,4 @@
-"""Publishing: an upload lands whole, with its audit event, or leaves no trace (design.md §4)."""
+"""Publishing: an upload lands whole, with its audit event, or leaves no trace."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio import to_thread
+from anyio import BrokenWorkerProcess, to_process, to_thread
 from packaging.metadata import Metadata
 
 from .audit import EventKind, Origin
 from .auth.accounts import User
+from .auth.scope import FULL, Scope
 from .errors import FileAlreadyExists, Forbidden, InvalidUpload
 from .metadata.extract import extract_metadata
 from .metadata.sidecar import FileEntry, Project, Release, utc_now
@@ -32,20 +33,10 @@ from .names import (
 from .registry_base import RegistryBase
 from .security.policy import VulnPolicy
 from .storage import ObjectConflict, StorageError, keys
-from .upload.validate import Digests, Fields, check_digests, check_form, check_metadata, field
+from .upload.inspect import Upload, inspect_upload
+from .upload.validate import Digests, check_metadata, field
 
 log = logging.getLogger("registry_index")
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A file staged on local disk with its digests, and the form that came with it."""
-
-    filename: str | None
-    path: Path | None
-    size: int
-    digests: Digests | None
-    form: Fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +85,30 @@ def can_write(project: Project | None, user: User) -> bool:
 
 
 class Publishing(RegistryBase):
-    def _inspect(self, upload: Upload) -> tuple[DistFilename, Metadata, bytes]:
-        """Every check that needs no store, all problems together (runs in a thread)."""
-        problems: list[str] = []
-        dist = check_form(upload.form, upload.filename, problems)
-        if upload.digests is not None:
-            check_digests(upload.form, upload.digests, problems)
-        if dist is None or upload.path is None:
-            raise InvalidUpload(problems or ["The upload has no file."])
-        if upload.size == 0:
-            problems.append("The uploaded file is empty.")
-            raise InvalidUpload(problems)
-        extracted, archive_problems = extract_metadata(upload.path, dist, self.archive_limits)
-        problems.extend(archive_problems)
-        problems.extend(self.validator.validate(upload.path, dist))
-        if extracted is not None and extracted.metadata is not None:
-            check_metadata(dist, extracted.metadata, upload.form, problems)
-        if problems:
-            raise InvalidUpload(problems)
-        assert extracted is not None and extracted.metadata is not None
-        return dist, extracted.metadata, extracted.raw
+    async def _inspect(self, upload: Upload) -> tuple[DistFilename, Metadata, bytes]:
+        """Every check that needs no store, all problems together, off the event loop."""
+        args = (upload, self.archive_limits, self.validator)
+        if self.isolate_inspection:
+            try:
+                # cancellable: a client that hangs up stops its worker with it.
+                found = await to_process.run_sync(inspect_upload, *args, cancellable=True)
+            except BrokenWorkerProcess:
+                raise InvalidUpload(
+                    ["The upload could not be checked: its checker process died (out of memory?)."]
+                ) from None
+        else:
+            found = await to_thread.run_sync(inspect_upload, *args)
+        if found.problems:
+            raise InvalidUpload(found.problems)
+        assert found.dist is not None and found.metadata is not None
+        return found.dist, found.metadata, found.raw_metadata
 
-    async def publish(self, user: User, upload: Upload, origin: Origin | None = None) -> PublishResult:
-        """Store a file whole, with its audit event, or leave no trace (design.md §4)."""
+    async def publish(
+        self, user: User, upload: Upload, origin: Origin | None = None, *, scope: Scope = FULL
+    ) -> PublishResult:
+        """Store a file whole, with its audit event, or leave no trace."""
         try:
-            result, wrote, sha256 = await self._publish(user, upload)
+            result, wrote, sha256 = await self._publish(user, upload, scope)
         except (InvalidUpload, Forbidden, FileAlreadyExists) as exc:
             with contextlib.suppress(StorageError):
                 await self.audit.record(
@@ -171,8 +161,12 @@ class Publishing(RegistryBase):
             return
         await self._undo(name, filename, wrote)
 
-    async def _publish(self, user: User, upload: Upload) -> tuple[PublishResult, list[str], str]:
-        dist, metadata, raw_metadata = await to_thread.run_sync(self._inspect, upload)
+    async def _publish(
+        self, user: User, upload: Upload, scope: Scope
+    ) -> tuple[PublishResult, list[str], str]:
+        dist, metadata, raw_metadata = await self._inspect(upload)
+        if refusal := scope.upload_problem(dist.project):
+            raise Forbidden(refusal)
         digests, path = upload.digests, upload.path
         assert digests is not None and path is not None
         name = dist.project

@@ -22,6 +22,7 @@ from .names import (
 )
 from .search.rank import Query, SearchDoc
 from .storage import ObjectNotFound, keys
+from .upload.inspect import Upload
 
 if TYPE_CHECKING:
     from .resolve.environment import Environment
@@ -31,7 +32,6 @@ from .administration import Administration
 from .publishing import (
     Publishing,
     PublishResult,
-    Upload,
     can_write,
     file_digests,
     form_from_filename,

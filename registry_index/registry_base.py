@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,7 @@ from .auth.accounts import Accounts
 from .errors import NotFound
 from .metadata.sidecar import Project, ProjectIndex
 from .metadata.store import MetadataStore
-from .names import (
-    normalize,
-)
+from .names import is_valid_name, normalize
 from .search.index import MemorySearchIndex, SearchProvider
 from .security.advisories import AdvisoryDB, OsvScanner
 from .security.policy import VulnPolicy
@@ -24,6 +23,14 @@ from .storage import Storage
 from .validation import ArchiveLimits, StrictValidator, Validator
 
 log = logging.getLogger("registry_index")
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
 
 
 class RegistryBase:
@@ -39,10 +46,13 @@ class RegistryBase:
         search: SearchProvider | None = None,
         vuln_policy: VulnPolicy | None = None,
         archive_limits: ArchiveLimits | None = None,
+        isolate_inspection: bool = True,
     ) -> None:
         self.storage = storage
         self.archive_limits = archive_limits or ArchiveLimits()
         self.validator: Validator = validator or StrictValidator(self.archive_limits)
+        # Upload checks run in worker processes when the validator can be sent to one.
+        self.isolate_inspection = isolate_inspection and _picklable(self.validator)
         self.meta = MetadataStore(storage, freshness, stale_if_error)
         self.accounts = Accounts(storage, freshness)
         self.audit: AuditLog = audit or StorageAuditLog(storage)
@@ -59,12 +69,14 @@ class RegistryBase:
         await self.storage.close()
 
     async def project(self, name: str) -> Project:
-        project, _ = await self.meta.project(normalize(name))
+        project, _ = await self.project_with_etag(name)
         if project is None:
-            raise NotFound(f"No project {name!r} on this index.")
+            raise NotFound(f"No project {name[:200]!r} on this index.")
         return project
 
     async def project_with_etag(self, name: str) -> tuple[Project | None, str | None]:
+        if not is_valid_name(name):
+            return None, None  # no such project can exist; never a storage key from it
         return await self.meta.project(normalize(name))
 
     async def index(self) -> tuple[ProjectIndex, str]:

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..context import context, origin_of
+from ..errors import Forbidden
+from ..names import normalize
 from ..registry import Upload
+from ..urls import redirect
 from .form import parse_upload
 
 
 async def upload(request: Request) -> Response:
     ctx = context(request)
-    user = await ctx.require_writer(request)
+    caller = await ctx.require_writer(request)
+    if caller.scope.access == "read":
+        raise Forbidden(caller.scope.upload_refusal(""))  # before taking in the body
     form = await parse_upload(
         request.headers.get("content-type"), request.stream(), ctx.settings.max_upload_size
     )
     try:
         result = await ctx.registry.publish(
-            user, Upload(form.filename, form.path, form.size, form.digests, form.fields), origin_of(request)
+            caller.user,
+            Upload(form.filename, form.path, form.size, form.digests, form.fields),
+            origin_of(request),
+            scope=caller.scope,
         )
     finally:
         form.cleanup()
@@ -28,7 +38,15 @@ async def upload(request: Request) -> Response:
     return Response(message, status_code=200, media_type="text/plain")
 
 
+async def release_page(request: Request) -> Response:
+    """hatch prints <upload URL>/<project>/<version>/ after a publish: lead it to the release."""
+    root = request.scope.get("root_path", "")
+    project, version = normalize(request.path_params["project"]), request.path_params["version"]
+    return redirect(request, f"{root}/project/{project}/{quote(version)}/", status_code=302)
+
+
 routes = [
+    Route("/legacy/{project}/{version}/", release_page, methods=["GET", "HEAD"]),
     Route("/legacy/", upload, methods=["POST"]),
     Route("/legacy", upload, methods=["POST"]),
     Route("/", upload, methods=["POST"]),
