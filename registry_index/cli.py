@@ -17,6 +17,7 @@ from anyio import to_thread
 from .app import registry_from_settings
 from .audit.log import AuditQuery
 from .auth.accounts import User
+from .auth.scope import Access, expired, parse_expiry
 from .encryption import check_settings as check_encryption_settings
 from .encryption import open_store, startup_problem
 from .errors import RegistryError
@@ -25,6 +26,7 @@ from .names import InvalidFilename, normalize
 from .registry import Registry
 from .resolve.cli import add_parser as add_deps_parser
 from .resolve.cli import deps_command
+from .running import announced, discovered_storage
 from .security.cli import advisories_command, scan_command
 from .security.scan import LEVELS
 from .settings import PREFIX, Settings, SettingsError
@@ -106,8 +108,19 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _admin(args: argparse.Namespace) -> int:
+def _admin_settings(args: argparse.Namespace) -> Settings:
+    """The settings of an admin command; without a store named, that of the running server."""
     settings = _settings(args)
+    if getattr(args, "storage", None) is None and PREFIX + "STORAGE" not in os.environ:
+        server = discovered_storage()  # AmbiguousStore (a ValueError) names the choices
+        if server is not None:
+            print(f"using the store of the server at {server.url}: {server.storage}", file=sys.stderr)
+            settings = replace(settings, storage=server.storage)
+    return settings
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    settings = _admin_settings(args)
     registry = registry_from_settings(replace(settings, freshness=0))
     try:
         return await _dispatch(registry, args)
@@ -131,12 +144,27 @@ async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
             print(f"removed user {args.name}, its tokens, and its roles on {len(touched)} projects")
     elif cmd == "token":
         if args.action == "create":
-            secret, token = await registry.create_token(args.name, args.description or "", actor=actor)
-            print(f"token {token.id} for {token.user}; it is shown once, store it now:")
+            access: Access = "upload" if args.upload_only else "read" if args.read_only else "all"
+            expires = parse_expiry(args.expires) if args.expires else ""
+            secret, token = await registry.create_token(
+                args.name,
+                args.description or "",
+                access=access,
+                projects=args.project or (),
+                expires=expires,
+                actor=actor,
+            )
+            scope = token.scope.describe()
+            until = f", expires {token.expires}" if token.expires else ""
+            print(f"token {token.id} for {token.user} ({scope}{until}); it is shown once, store it now:")
             print(secret)
         elif args.action == "list":
             for token in await acc.list_tokens(args.name):
-                print(f"{token.id}\t{token.user}\t{token.created}\t{token.description}")
+                scope = token.scope.describe()
+                state = f"expires {token.expires}" if token.expires else "never expires"
+                if token.expires and expired(token.expires):
+                    state = f"expired {token.expires}"
+                print(f"{token.id}\t{token.user}\t{token.created}\t{token.description}\t{scope}\t{state}")
         elif args.action == "revoke":
             token = await registry.revoke_token(args.token_id, actor=actor)
             print(f"revoked token {token.id} of {token.user}")
@@ -264,8 +292,6 @@ def _encryption_key(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = _settings(args)
     check_encryption_settings(settings)  # a missing key ring is an error now, not in a worker
     problem = asyncio.run(_encryption_problem(settings))  # workers check again at start-up
@@ -277,6 +303,16 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
     if not settings.storage.startswith(("memory:", "s3://")):
         Path(settings.storage).mkdir(parents=True, exist_ok=True)
+    with announced(f"http://{settings.host}:{settings.port}", settings.storage):
+        _run_uvicorn(settings)
+    return 0
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
+    from .server.protocol import ReasonPhraseProtocol
+
     uvicorn.run(
         "registry_index.app:app_from_env",
         factory=True,
@@ -287,14 +323,18 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        http=ReasonPhraseProtocol,  # refusals carry their message in the reason phrase
     )
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry-index", description="A self-hosted Python package index.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--storage", help=Settings.HELP["storage"] + f" (env {PREFIX}STORAGE; default ./var)")
+    common.add_argument(
+        "--storage",
+        help=Settings.HELP["storage"]
+        + f" (env {PREFIX}STORAGE; default ./var, and for admin commands the running server's store)",
+    )
     common.add_argument("--encrypt", metavar="all|PROJECT,...", help=Settings.HELP["encrypt"])
     common.add_argument(
         "--encryption-keys",
@@ -324,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--vuln-policy-projects", help=Settings.HELP["vuln_policy_projects"])
     serve.add_argument("--s3-public-endpoint", help=Settings.HELP["s3_public_endpoint"])
     serve.add_argument("--forwarded-allow-ips", help=Settings.HELP["forwarded_allow_ips"])
+    serve.add_argument("--public-url", help=Settings.HELP["public_url"])
     serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])
     serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
@@ -341,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", parents=[common], help="create a token (printed once, last line)")
     create.add_argument("name")
     create.add_argument("--description")
+    create.add_argument(
+        "--project",
+        action="append",
+        metavar="PROJECT",
+        help="may upload only to this project (repeat for several)",
+    )
+    only = create.add_mutually_exclusive_group()
+    only.add_argument("--upload-only", action="store_true", help="may upload, but not read a private index")
+    only.add_argument("--read-only", action="store_true", help="may read a private index, but not upload")
+    create.add_argument("--expires", metavar="30d|12h|DATE", help="expire after a duration or at a UTC date")
     token.add_parser("list", parents=[common], help="list tokens").add_argument("name", nargs="?")
     token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument("token_id")
 

@@ -292,6 +292,8 @@ def run_server(
     """``registry-index serve`` as a subprocess on a free loopback port."""
     port = port or free_port()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
+    # Its announcement (running.py) goes beside its log, not into the real user's state.
+    run_env["XDG_STATE_HOME"] = str(log.parent / "state")
     run_env.update(env or {})
     with open(log, "ab") as log_fh:
         process = subprocess.Popen(
