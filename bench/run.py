@@ -26,7 +26,7 @@ from pathlib import Path
 
 from registry_index.testing import WheelSpec, build_wheel, run_seaweedfs
 
-from . import clients
+from . import clients, hostile
 from .corpus import CHAIN, PAGE_50, PAGE_BIG, Corpus, CorpusSpec, big_wheel, build_corpus, upload_batch
 from .load import PIP_ACCEPT, LoadGenerator, LoadResult, RssSampler, can_pin, pin_tree, timed_get, warm_up
 from .report import OURS, Results, Target, ms, num
@@ -52,6 +52,8 @@ class Config:
     install_runs: int = 3
     upload_files: int = 200
     big_upload_mib: int = 1024
+    hostile_record_lines: int = 8_000_000  # the outside review's RECORD bomb (issue 12)
+    hostile_members: int = 1_000_000
     cold_changes: int = 5
     cold_budget_s: float = 90.0  # per page and format: a slow peer stops sooner
     big_load_budget_s: float = 600.0  # devpi slows down with every version it holds
@@ -100,6 +102,8 @@ class Config:
             install_runs=1,
             upload_files=20,
             big_upload_mib=20,
+            hostile_record_lines=200_000,
+            hostile_members=60_000,
             cold_changes=2,
             cold_budget_s=20,
             big_load_budget_s=60,
@@ -343,6 +347,36 @@ class Bench:
             self.cold_rows(target, PAGE_BIG, f"{self.cfg.big_files:,}", "pagebig", note)
             self.upload_rows(target)
             self.big_upload_rows(target)
+            self.hostile_rows(target)
+
+    def hostile_rows(self, target: Server) -> None:
+        """Issue 12's hostile archives: time to the answer, RSS growth, /healthz p99 meanwhile."""
+        files = hostile.archives(
+            self.work.parent / "hostile", self.cfg.hostile_record_lines, self.cfg.hostile_members
+        )
+        column = OURS if target.name.startswith(OURS) else target.name
+        for n, (name, path) in enumerate(files.items()):
+            say(f"{target.name}: hostile upload: {name}")
+            try:
+                out = hostile.measure(
+                    name,
+                    target.pid,
+                    target.upload_url,
+                    target.health_url,
+                    path,
+                    (target.user, target.password),
+                )
+            except Exception as exc:  # a peer falling over is a result
+                self.results.put(
+                    f"hostile-{n}", f"hostile upload: {name}", "lower", column, None, f"failed: {exc}"[:90]
+                )
+                continue
+            text = (
+                f"HTTP {out.status} in {out.seconds:.2f} s, +{out.rss_growth / MiB:.0f} MiB, "
+                f"/healthz p99 {out.health_p99_ms:.0f} ms"
+            )
+            label = f"hostile upload: {name} (answer, peak RSS growth, health p99)"
+            self.results.put(f"hostile-{n}", label, "lower", column, out.seconds, text)
 
     def load_big(self, target: Server) -> str:
         """Load the large project within a time budget; a note for its cells if it fell short."""

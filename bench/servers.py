@@ -130,6 +130,11 @@ class Target:
     def page(self, project: str) -> str:
         return f"{self.simple}{canonicalize_name(project)}/"
 
+    @property
+    def health_url(self) -> str:
+        """The cheapest page: what a load balancer would probe."""
+        return f"{self.url}/healthz"
+
     # lifecycle
     @property
     def pid(self) -> int:
@@ -237,6 +242,10 @@ class Pypiserver(Target):
         return f"{self.url}/"
 
     @property
+    def health_url(self) -> str:
+        return f"{self.url}/health"
+
+    @property
     def pid(self) -> int:
         assert self._process is not None
         return self._process.pid
@@ -289,6 +298,10 @@ class Devpi(Target):
     @property
     def upload_url(self) -> str:
         return f"{self.url}/{self.index}/"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/+api"
 
     @property
     def pid(self) -> int:

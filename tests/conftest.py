@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import secrets
 import subprocess
 import sys
@@ -16,6 +17,33 @@ import pytest
 from registry_index.testing import S3Server, Server, cli, client_env, run_seaweedfs, run_server
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tool_venv(name: str, *requirements: str) -> Path:
+    """A client with many dependencies of its own (poetry, hatch, pdm) in a side venv.
+
+    Installed from PyPI once into ``.cache/<name>-venv`` (gitignored) and reused; a lock file
+    keeps two test processes from building it at once. Returns the venv's bin directory.
+    """
+    venv = REPO / ".cache" / f"{name}-venv"
+    venv.parent.mkdir(exist_ok=True)
+    with open(venv.parent / f"{name}-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = venv / ".ready"
+        wanted = "\n".join(requirements)
+        if not stamp.exists() or stamp.read_text() != wanted:
+            subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True)
+            home = venv.parent / f"{name}-home"
+            home.mkdir(exist_ok=True)
+            subprocess.run(
+                [venv / "bin" / "python", "-m", "pip", "install", "-q", "--index-url", "https://pypi.org/simple/",
+                 *requirements],
+                check=True,
+                env=client_env(home),
+            )  # fmt: skip
+            stamp.write_text(wanted)
+    return venv / "bin"
 
 
 @dataclass
@@ -88,11 +116,16 @@ class Index:
         return run_server(self.storage, log, *args, env=self.server_env)
 
     def run(
-        self, *cmd: str | Path, check: bool = True, timeout: float = 300
+        self, *cmd: str | Path, check: bool = True, timeout: float = 300, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run a client tool (pip, uv, twine) in the isolated client environment."""
+        """Run a client tool (pip, uv, twine) in the isolated client environment (plus ``env``)."""
         return subprocess.run(
-            [str(c) for c in cmd], env=self.env, capture_output=True, text=True, check=check, timeout=timeout
+            [str(c) for c in cmd],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
         )
 
     def twine(

@@ -60,4 +60,7 @@ def test_bench_smoke_reports_numbers_for_registry_index(tmp_path: Path) -> None:
     assert re.fullmatch(r"[\d.]+ ms", _cells(report, "project page, 50 files, HTML, first request")[1])
     assert re.fullmatch(r"[\d.]+ s \(\d+ files/s\)", _cells(report, "twine upload of 10 small files")[1])
     assert re.fullmatch(r"[\d.]+ s, \+\d+ MiB", _cells(report, "upload of one 8 MiB wheel")[1])
+    hostile = r"HTTP 400 in [\d.]+ s, \+\d+ MiB, /healthz p99 \d+ ms"
+    assert re.fullmatch(hostile, _cells(report, "hostile upload: RECORD bomb (200,000 lines)")[1])
+    assert re.fullmatch(hostile, _cells(report, "hostile upload: sdist of 60,000 empty members")[1])
     assert "## Targets (issue 7)" in report

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -13,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry_index.testing import WheelSpec, build_sdist, build_wheel, client_env
-from tests.conftest import Index
+from registry_index.testing import WheelSpec, build_sdist, build_wheel
+from tests.conftest import Index, tool_venv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,32 +54,8 @@ def test_project_and_release_documents(index: Index, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def poetry_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """poetry in a side venv cached under .cache/ (it has many dependencies of its own)."""
-    venv = REPO / ".cache" / "poetry-venv"
-    python = venv / "bin" / "python"
-    venv.parent.mkdir(exist_ok=True)
-    with open(venv.parent / "poetry-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (venv / ".ready").exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True)
-            env = client_env(tmp_path_factory.mktemp("poetry-home"))
-            subprocess.run(
-                [
-                    python,
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--index-url",
-                    "https://pypi.org/simple/",
-                    "poetry>=2",
-                ],
-                check=True,
-                env=env,
-            )
-            (venv / ".ready").touch()
-    return python
+def poetry_python() -> Path:
+    return tool_venv("poetry", "poetry>=2") / "python"
 
 
 @pytest.mark.slow
