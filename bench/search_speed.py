@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 
-from registry_index.metadata.sidecar import Project, Release
+from registry_index.domain.model import Project, Release
 from registry_index.search.rank import Query, document, search
 from registry_index.testing import placeholder_entry
 

@@ -27,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry_index.app import create_app
-from registry_index.metadata.sidecar import FileEntry, Project
+from registry_index.domain.model import FileEntry, Project
 from registry_index.names import canonical_version
 from registry_index.registry import Registry
 from registry_index.settings import Settings

@@ -9,14 +9,15 @@ from dataclasses import replace
 from .audit import EventKind, Origin
 from .auth.accounts import Token, User
 from .auth.scope import ACCESS, Access
+from .domain import keys
+from .domain.model import STATUSES, FileEntry, Project
 from .errors import InvalidRequest, NotFound
-from .metadata.sidecar import STATUSES, FileEntry, Project
 from .names import (
     canonical_version,
     normalize,
 )
 from .registry_base import RegistryBase
-from .storage import StorageError, keys
+from .storage import StorageError
 
 log = logging.getLogger("registry_index")
 

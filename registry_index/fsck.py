@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .metadata.sidecar import ProjectIndex, SidecarError, from_json
-from .storage import ObjectNotFound, Storage, keys
+from .domain import keys
+from .domain.model import ProjectIndex, SidecarError, from_json
+from .storage import ObjectNotFound, Storage
 from .storage.encrypted import DecryptionError
 
 Progress = Callable[[int, int, str], None]
@@ -49,7 +50,7 @@ async def fsck(
     progress: Progress | None = None,
 ) -> FsckReport:
     report = FsckReport()
-    sidecar_keys = [info.key async for info in storage.list("projects/")]
+    sidecar_keys = [info.key async for info in storage.list(keys.SIDECARS)]
     listed: set[str] = set()
     names: dict[str, str] = {}
     hidden: set[str] = set()
@@ -101,7 +102,7 @@ async def fsck(
             progress(n, len(sidecar_keys), project.normalized)
 
     now = time.time()
-    async for info in storage.list("files/"):
+    async for info in storage.list(keys.FILES):
         if info.key in listed:
             continue
         report.orphans.append(info.key)

@@ -17,8 +17,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .audit import AuditLog
 from .auth.accounts import User
+from .domain.model import Project
 from .encryption import open_store
-from .metadata.sidecar import Project
 from .registry import PublishResult, Registry
 from .resolve.environment import Environment
 from .search.rank import Query, SearchDoc

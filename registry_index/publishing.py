@@ -18,9 +18,10 @@ from packaging.metadata import Metadata
 from .audit import EventKind, Origin
 from .auth.accounts import User
 from .auth.scope import FULL, Scope
+from .domain import keys
+from .domain.model import FileEntry, Project, Release, utc_now
 from .errors import FileAlreadyExists, Forbidden, InvalidUpload
 from .metadata.extract import extract_metadata
-from .metadata.sidecar import FileEntry, Project, Release, utc_now
 from .names import (
     DistFilename,
     InvalidFilename,
@@ -32,7 +33,7 @@ from .names import (
 )
 from .registry_base import RegistryBase
 from .security.policy import VulnPolicy
-from .storage import ObjectConflict, StorageError, keys
+from .storage import ObjectConflict, StorageError
 from .upload.inspect import Upload, inspect_upload
 from .upload.validate import Digests, check_metadata, field
 

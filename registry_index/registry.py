@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.metadata import parse_email
 
+from .domain import keys
+from .domain.model import FileEntry, Project
 from .errors import NotFound
 from .jsonapi.build import files_of, latest_version, project_document
-from .metadata.sidecar import FileEntry, Project
 from .names import (
     canonical_version,
 )
 from .search.rank import Query, SearchDoc
-from .storage import ObjectNotFound, keys
+from .storage import ObjectNotFound
 from .upload.inspect import Upload
 
 if TYPE_CHECKING:

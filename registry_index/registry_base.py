@@ -11,9 +11,9 @@ from typing import Any
 
 from .audit import AuditLog, StorageAuditLog
 from .auth.accounts import Accounts
+from .domain.model import Project, ProjectIndex
+from .domain.repository import MetadataStore
 from .errors import NotFound
-from .metadata.sidecar import Project, ProjectIndex
-from .metadata.store import MetadataStore
 from .names import is_valid_name, normalize
 from .search.index import MemorySearchIndex, SearchProvider
 from .security.advisories import AdvisoryDB, OsvScanner

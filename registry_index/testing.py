@@ -26,7 +26,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from .metadata.sidecar import FileEntry
+from .domain.model import FileEntry
 
 
 def dist_name(name: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..metadata.sidecar import utc_now
+from ..domain.model import utc_now
 from ..storage import ObjectConflict, ObjectNotFound, Storage, StorageError
 from .events import GENESIS, AuditEvent, EventKind, Origin, chain_problems
 

@@ -11,11 +11,12 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 
+from ..domain import keys
+from ..domain.model import utc_now
 from ..errors import Conflict, InvalidRequest, NotFound
-from ..metadata.sidecar import utc_now
-from ..metadata.store import CachedObjects
 from ..names import is_valid_name
-from ..storage import ObjectConflict, Storage, keys
+from ..storage import ObjectConflict, Storage
+from ..storage.cached import CachedObjects
 from .passwords import VerifiedCache, hash_password, spend_password_work
 from .scope import Access, Scope
 
@@ -93,7 +94,7 @@ class Accounts:
 
     async def list_users(self) -> list[User]:
         users = []
-        async for info in self.storage.list("users/"):
+        async for info in self.storage.list(keys.USERS):
             user, _ = await self._users.read(info.key)
             if user is not None:
                 users.append(user)
@@ -149,7 +150,7 @@ class Accounts:
 
     async def list_tokens(self, name: str | None = None) -> list[Token]:
         tokens = []
-        async for info in self.storage.list("tokens/"):
+        async for info in self.storage.list(keys.TOKENS):
             token, _ = await self._tokens.read(info.key)
             if token is not None and (name is None or token.user == name):
                 tokens.append(token)
@@ -158,9 +159,9 @@ class Accounts:
     async def revoke_token(self, token_id: str) -> Token:
         """Revoke by the id shown at creation, or by the token itself."""
         wanted = token_digest(token_id)[:12] if token_id.startswith(TOKEN_PREFIX) else token_id
-        async for info in self.storage.list("tokens/"):
-            digest = info.key.removeprefix("tokens/").removesuffix(".json")
-            if digest[:12] == wanted:
+        async for info in self.storage.list(keys.TOKENS):
+            digest = keys.token_of(info.key)
+            if digest is not None and digest[:12] == wanted:
                 token, _ = await self._tokens.read(info.key)
                 await self.storage.delete(info.key)
                 self._tokens.forget(info.key)

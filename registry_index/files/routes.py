@@ -18,8 +18,9 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..context import context
+from ..domain import keys
 from ..errors import NotFound
-from ..storage import ObjectNotFound, keys
+from ..storage import ObjectNotFound
 from ..storage.encrypted import DecryptionError, PresignUnavailable
 
 log = logging.getLogger("registry_index")

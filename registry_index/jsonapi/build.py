@@ -6,7 +6,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from ..metadata.sidecar import FileEntry, Project, Release
+from ..domain.model import FileEntry, Project, Release
 from ..names import canonical_version
 from ..simple.build import file_path
 

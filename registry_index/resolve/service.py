@@ -17,8 +17,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound
-from ..metadata.sidecar import Project
 from ..names import canonical_version
 from ..registry import Registry
 from ..security.osv import fixed_in

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Protocol
 
-from ..metadata.sidecar import Project, SidecarError, from_json
+from ..domain.model import Project, SidecarError, from_json
 from ..storage import ObjectNotFound, Storage, StorageError
 from .rank import Query, SearchDoc, document, search
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from ..domain.model import Project
 from ..jsonapi.build import latest_version
-from ..metadata.sidecar import Project
 from ..names import normalize
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from ..metadata.sidecar import utc_now
-from ..metadata.store import CachedObjects
+from ..domain.model import utc_now
 from ..storage import ObjectConflict, ObjectNotFound, Storage
+from ..storage.cached import CachedObjects
 from .osv import Advisory, AdvisoryError, affects, parse, pypi_shape
 
 CURRENT = "advisories/current.json"

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..metadata.sidecar import Project
+from ..domain.model import Project
 from ..registry import Registry
 from .advisories import import_advisories
 from .osv import AdvisoryError

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from ..metadata.sidecar import Project
+from ..domain.model import Project
 from ..names import canonical_version, normalize
 from .advisories import AdvisoryDB
 from .osv import SEVERITIES, fixed_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..metadata.sidecar import FileEntry, Project, ProjectIndex
+from ..domain.model import FileEntry, Project, ProjectIndex
 from ..names import canonical_version
 
 API_VERSION = "1.4"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Scope, Send
 
-from ..metadata.sidecar import Project, ProjectIndex
+from ..domain.model import Project, ProjectIndex
 from . import build, render
 from .negotiate import V1_JSON, Format, accepts_gzip
 

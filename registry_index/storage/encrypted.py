@@ -695,7 +695,7 @@ class EncryptedStorage:
         the first sidecar and user record found. A key missing from the ring, or a different
         key under the same id, is found before the app serves anything.
         """
-        from .keys import PROJECT_INDEX, sidecar
+        from ..domain.keys import PROJECT_INDEX, sidecar
 
         candidates = [PROJECT_INDEX, *(sidecar(p) for p in sorted(self.selector.projects))]
         for prefix in ("projects/", "users/"):

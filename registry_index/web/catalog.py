@@ -19,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..metadata.sidecar import FileEntry, Project, SidecarError
+from ..domain.model import FileEntry, Project, SidecarError
 from ..registry import Registry
 from ..storage import StorageError
 from .view import project_view

@@ -26,8 +26,8 @@ from ..api.params import int_param
 from ..audit import EventKind
 from ..audit.log import AuditQuery
 from ..context import AppContext, context
+from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound, RegistryError
-from ..metadata.sidecar import Project
 from ..names import canonical_version, is_valid_name, normalize
 from ..search.routes import query_from
 from ..storage import StorageError

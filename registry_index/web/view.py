@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from ..metadata.sidecar import FileEntry, Project, Release
+from ..domain.model import FileEntry, Project, Release
 from ..names import canonical_version, normalize
 
 _ZERO = Version("0")

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from registry_index.app import create_app
-from registry_index.metadata.sidecar import Project
+from registry_index.domain.model import Project
 from registry_index.registry import Registry
 from registry_index.settings import Settings
 from registry_index.storage import MemoryStorage

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from registry_index.metadata import store
-from registry_index.metadata.store import CachedObjects
 from registry_index.storage import ObjectConflict
+from registry_index.storage import cached as store
+from registry_index.storage.cached import CachedObjects
 from registry_index.storage.local import LocalStorage
 
 

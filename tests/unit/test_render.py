@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from registry_index.metadata.sidecar import FileEntry, Project, ProjectIndex, Release
+from registry_index.domain.model import FileEntry, Project, ProjectIndex, Release
 from registry_index.simple import build, render
 from registry_index.testing import placeholder_entry
 

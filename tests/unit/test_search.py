@@ -7,7 +7,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from registry_index.metadata.sidecar import Project, Release, to_json
+from registry_index.domain.model import Project, Release, to_json
 from registry_index.search.index import REFRESH_BUDGET, MemorySearchIndex, next_refresh_delay
 from registry_index.search.rank import Query, document, search
 from registry_index.storage import MemoryStorage

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_index.metadata.sidecar import (
+from registry_index.domain.model import (
     Project,
     ProjectIndex,
     Release,

@@ -1,0 +1,71 @@
+"""The object-key layout of the store, and its inverse, in one place (docs/storage.md).
+
+Nothing else spells a key or a prefix: code that lists a part of the store takes the prefix
+from here, and code that sees a key asks ``project_of`` / ``token_of`` what it names.
+"""
+
+from __future__ import annotations
+
+PROJECT_INDEX = "index/projects.json"
+SIDECARS = "projects/"
+TOMBSTONES = "tombstones/"
+FILES = "files/"
+USERS = "users/"
+TOKENS = "tokens/"
+_JSON = ".json"
+
+
+def sidecar(project: str) -> str:
+    return f"{SIDECARS}{project}{_JSON}"
+
+
+def tombstones(project: str) -> str:
+    # The names of a deleted project's files, which a project of the same name inherits.
+    return f"{TOMBSTONES}{project}{_JSON}"
+
+
+def artifact(project: str, sha256: str, filename: str) -> str:
+    # The digest in the key makes a crashed upload's orphan harmless and keeps keys write-once.
+    return f"{FILES}{project}/{sha256}/{filename}"
+
+
+def core_metadata(artifact_key: str) -> str:
+    return f"{artifact_key}.metadata"
+
+
+def user(name: str) -> str:
+    return f"{USERS}{name}{_JSON}"
+
+
+def token(digest: str) -> str:
+    return f"{TOKENS}{digest}{_JSON}"
+
+
+def _json_leaf(key: str, prefix: str) -> str | None:
+    """``prefix`` + NAME + ``.json`` → NAME, for a NAME with no slash; None for any other key."""
+    if not key.startswith(prefix) or not key.endswith(_JSON):
+        return None
+    name = key[len(prefix) : -len(_JSON)]
+    return name if name and "/" not in name else None
+
+
+def sidecar_of(key: str) -> str | None:
+    """The project whose sidecar ``key`` is, or None (the inverse of ``sidecar``)."""
+    return _json_leaf(key, SIDECARS)
+
+
+def token_of(key: str) -> str | None:
+    """The token digest a token record's key holds, or None (the inverse of ``token``)."""
+    return _json_leaf(key, TOKENS)
+
+
+def project_of(key: str) -> str | None:
+    """The normalized project a key belongs to, or None for keys of no project.
+
+    A project owns its sidecar, its tombstones, its files and their core metadata; the
+    project index, users, tokens, the audit log and advisories belong to none.
+    """
+    if key.startswith(FILES):
+        name, slash, _ = key[len(FILES) :].partition("/")
+        return name if name and slash else None
+    return sidecar_of(key) or _json_leaf(key, TOMBSTONES)

@@ -1,0 +1,92 @@
+"""The one repository of project data: sidecars, the project index and tombstones.
+
+Read through ``CachedObjects`` (revalidating, so a change made by any instance is seen
+everywhere within ``freshness`` seconds) and written by compare-and-swap with retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+
+from ..storage import Storage
+from ..storage.cached import CachedObjects
+from . import keys
+from .model import Project, ProjectIndex, from_json, to_json
+
+
+class MetadataStore:
+    """Projects' sidecars and the project index, cached and conditionally written."""
+
+    def __init__(self, storage: Storage, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
+        self.storage = storage
+        self.sidecars: CachedObjects[Project] = CachedObjects(
+            storage, from_json, to_json, freshness, stale_if_error
+        )
+        self.listeners: list[Callable[[str, Project | None], None]] = []
+        self.index: CachedObjects[ProjectIndex] = CachedObjects(
+            storage, ProjectIndex.from_json, ProjectIndex.to_json, freshness, stale_if_error
+        )
+        # Read only when a project is created, so never cached.
+        self._graves: CachedObjects[tuple[str, ...]] = CachedObjects(
+            storage, _names_from_json, _names_to_json, 0.0
+        )
+
+    async def tombstones(self, normalized: str) -> tuple[str, ...]:
+        """Filenames deleted with an earlier project of this name (they stay unusable)."""
+        names, _ = await self._graves.read_fresh(keys.tombstones(normalized))
+        return names or ()
+
+    async def bury(self, normalized: str, filenames: Iterable[str]) -> None:
+        """Keep a deleted project's filenames, merged with any kept before."""
+        new = set(filenames)
+        if new:
+            await self._graves.update(
+                keys.tombstones(normalized), lambda cur: tuple(sorted(new | set(cur or ())))
+            )
+
+    async def project(self, normalized: str) -> tuple[Project | None, str | None]:
+        return await self.sidecars.read(keys.sidecar(normalized))
+
+    def project_if_fresh(self, normalized: str) -> tuple[Project | None, str | None] | None:
+        return self.sidecars.peek(keys.sidecar(normalized))
+
+    def index_if_fresh(self) -> tuple[ProjectIndex, str] | None:
+        seen = self.index.peek(keys.PROJECT_INDEX)
+        return None if seen is None else _index_or_empty(*seen)
+
+    async def update_project(
+        self, normalized: str, apply: Callable[[Project | None], Awaitable[Project] | Project]
+    ) -> tuple[Project, str]:
+        project, etag = await self.sidecars.update(keys.sidecar(normalized), apply)
+        self._notify(normalized, project)
+        return project, etag
+
+    async def delete_project(self, normalized: str) -> None:
+        await self.storage.delete(keys.sidecar(normalized))
+        self.sidecars.forget(keys.sidecar(normalized))
+        self._notify(normalized, None)
+
+    def _notify(self, normalized: str, project: Project | None) -> None:
+        """Tell derived views (search) about a write made by this process."""
+        for listener in self.listeners:
+            listener(normalized, project)
+
+    async def project_index(self) -> tuple[ProjectIndex, str]:
+        return _index_or_empty(*await self.index.read(keys.PROJECT_INDEX))
+
+    async def update_index(self, apply: Callable[[ProjectIndex], ProjectIndex]) -> tuple[ProjectIndex, str]:
+        return await self.index.update(keys.PROJECT_INDEX, lambda cur: apply(cur or ProjectIndex()))
+
+
+def _names_from_json(data: bytes) -> tuple[str, ...]:
+    return tuple(json.loads(data)["filenames"])
+
+
+def _names_to_json(names: tuple[str, ...]) -> bytes:
+    return json.dumps({"schema": 1, "filenames": list(names)}, separators=(",", ":")).encode()
+
+
+def _index_or_empty(value: ProjectIndex | None, etag: str | None) -> tuple[ProjectIndex, str]:
+    """A store with no index object yet reads as an empty index with a fixed ETag."""
+    return (value or ProjectIndex()), (etag or "empty")
