@@ -17,12 +17,12 @@ from . import __version__
 from .audit.routes import routes as audit_routes
 from .context import AppContext, context
 from .encryption import open_store, startup_problem
-from .errors import EXCEPTION_HANDLERS
 from .files.routes import routes as file_routes
 from .jsonapi.routes import routes as json_routes
 from .names import normalize
 from .registry import Registry
 from .resolve.routes import routes as resolve_routes
+from .responses import EXCEPTION_HANDLERS
 from .search.routes import routes as search_routes
 from .security.policy import VulnPolicy
 from .security.routes import routes as security_routes
@@ -72,12 +72,6 @@ def registry_from_settings(settings: Settings) -> Registry:
     )
 
 
-async def _refresh_search(registry: Registry, interval: float) -> None:
-    run = getattr(registry.search_index, "run", None)
-    if run is not None:
-        await run(interval)
-
-
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,7 +90,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                     "start with --single-writer if this is the only process that writes."
                 )
         ctx = app.state.ctx = AppContext(settings, reg)
-        refresher = asyncio.create_task(_refresh_search(reg, settings.search_refresh))
+        refresher = asyncio.create_task(reg.searching.run(settings.search_refresh))
         try:
             yield
         finally:

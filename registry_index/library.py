@@ -19,10 +19,11 @@ from .audit import AuditLog
 from .auth.accounts import User
 from .domain.model import Project
 from .encryption import open_store
-from .registry import PublishResult, Registry
+from .registry import Registry
 from .resolve.environment import Environment
 from .search.rank import Query, SearchDoc
 from .security.scanner import Scanner
+from .services.publishing import PublishResult
 from .settings import Settings
 from .storage import Storage
 from .validation import StrictValidator, Validator
@@ -85,7 +86,7 @@ class SyncRegistry:
         return self._call(self.registry.publish_path, Path(path), User(user, "", admin, ""))
 
     def search(self, query: Query | str) -> list[SearchDoc]:
-        self._call(self.registry.search_index.refresh)
+        self._call(self.registry.searching.refresh)
         return self.registry.search(query)
 
     def download(self, project: str, filename: str) -> bytes:

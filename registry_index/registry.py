@@ -1,89 +1,99 @@
-"""The registry service: the one implementation of every read and mutation.
+"""The registry: one facade over the services, built on one store.
 
-The HTTP app, the CLI and library users all call this; nothing else writes sidecars.
-Publishing and administration live in their own modules; this class joins them with the
-read side (descriptions, advisories, search, resolution).
+The HTTP app, the CLI and library users all call this. It builds the collaborators once
+(the project repository, accounts, audit log, advisories, search provider) and composes
+each service from only the ones it uses; every method here is one call to a service.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from packaging.metadata import parse_email
-
+from .audit import AuditLog, Origin, StorageAuditLog
+from .auth.accounts import Accounts, Token, User
+from .auth.scope import FULL, Access, Scope
 from .domain import keys
-from .domain.model import FileEntry, Project
+from .domain.model import FileEntry, Project, ProjectIndex
+from .domain.repository import ProjectRepository
 from .errors import NotFound
 from .jsonapi.build import files_of, latest_version, project_document
-from .names import (
-    canonical_version,
-)
+from .names import canonical_version
+from .resolve.environment import Environment
+from .resolve.resolver import DependencyTree, Resolution
+from .search.index import MemorySearchIndex, SearchProvider
 from .search.rank import Query, SearchDoc
-from .storage import ObjectNotFound
+from .security.advisories import AdvisoryDB, OsvScanner
+from .security.policy import VulnPolicy
+from .security.scanner import Scanner
+from .services.administration import Administration
+from .services.checks import UploadChecks
+from .services.files import Artifacts, Downloads
+from .services.listing import Listing
+from .services.projects import ProjectReads
+from .services.publishing import Publishing, PublishResult
+from .services.resolution import Resolutions
+from .services.search import Search
+from .services.security import Security
+from .services.verification import Verification
+from .storage import ObjectNotFound, Storage
 from .upload.inspect import Upload
+from .validation import ArchiveLimits, Validator
 
-if TYPE_CHECKING:
-    from .resolve.environment import Environment
-    from .resolve.resolver import DependencyTree, Resolution
-
-from .administration import Administration
-from .publishing import (
-    Publishing,
-    PublishResult,
-    can_write,
-    file_digests,
-    form_from_filename,
-)
-
-__all__ = ["PublishResult", "Registry", "Upload", "can_write", "file_digests", "form_from_filename"]
-
-log = logging.getLogger("registry_index")
+Progress = Callable[[int, int, str], None]
 
 
-class Registry(Publishing, Administration):
-    async def description(self, project: Project, files: Sequence[FileEntry]) -> str:
-        """The release's long description, from the stored core-metadata bytes (wheel first)."""
-        for entry in sorted(files, key=lambda f: f.packagetype != "bdist_wheel"):
-            key = keys.core_metadata(keys.artifact(project.normalized, entry.sha256, entry.filename))
-            cached = self._descriptions.get(key)
-            if cached is not None:
-                return cached
-            try:
-                raw = (await self.storage.get(key)).data
-            except ObjectNotFound:
-                continue
-            parsed, _ = parse_email(raw)
-            text = str(parsed.get("description") or "")
-            if len(self._descriptions) > 2048:
-                self._descriptions.clear()
-            self._descriptions[key] = text  # immutable: the key holds the file's digest
-            return text
-        return ""
+class Registry:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        freshness: float = 1.0,
+        stale_if_error: float = 0.0,
+        validator: Validator | None = None,
+        audit: AuditLog | None = None,
+        scanner: Scanner | None = None,
+        search: SearchProvider | None = None,
+        vuln_policy: VulnPolicy | None = None,
+        archive_limits: ArchiveLimits | None = None,
+        isolate_inspection: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.meta = ProjectRepository(storage, freshness, stale_if_error)  # the project repository
+        self.accounts = Accounts(storage, freshness)
+        self.audit: AuditLog = audit or StorageAuditLog(storage)
+        self.advisories = AdvisoryDB(storage)
+        self.search_index: SearchProvider = search or MemorySearchIndex(self.meta)
+        artifacts = Artifacts(storage)
+        listing = Listing(self.meta)
+        checks = UploadChecks(validator, archive_limits, isolate=isolate_inspection)
+        self.projects = ProjectReads(self.meta, artifacts)
+        self.downloads = Downloads(self.meta, artifacts)
+        self.publishing = Publishing(
+            self.meta, listing, artifacts, checks, self.audit, self.advisories, vuln_policy or VulnPolicy()
+        )
+        self.administration = Administration(
+            self.meta, self.projects, listing, artifacts, self.accounts, self.audit
+        )
+        self.verification = Verification(self.projects, artifacts, checks)
+        self.security = Security(self.advisories, scanner or OsvScanner(self.advisories), self.projects)
+        self.resolutions = Resolutions(self.projects, self.advisories)
+        self.searching = Search(self.search_index, self.meta)
+        self._listing = listing
+        self._checks = checks
 
-    async def vulnerabilities(self, project: str, version: str) -> list[dict[str, Any]]:
-        """Known advisories for a release, in PyPI's JSON shape."""
-        return await self.scanner.vulnerabilities(project, version)
+    @property
+    def scanner(self) -> Scanner:
+        return self.security.scanner
 
-    async def resolve(self, requirements: Sequence[str], env: Environment | None = None) -> Resolution:
-        """Pins from this index for ``requirements`` in ``env`` (the server's own by default)."""
-        from .resolve import service  # the resolver builds on this class
+    @scanner.setter
+    def scanner(self, scanner: Scanner) -> None:
+        self.security.scanner = scanner
 
-        return await service.resolve(self, requirements, env)
-
-    async def dependency_tree(
-        self, name: str, version: str | None = None, env: Environment | None = None
-    ) -> DependencyTree:
-        """A release's requirements and the versions they resolve to, with known advisories."""
-        from .resolve import service
-
-        return await service.dependency_tree(self, name, version, env)
-
-    def search(self, query: Query | str) -> list[SearchDoc]:
-        """Ranked search over the in-memory index (refreshed by the app's background task)."""
-        return self.search_index.search(Query(q=query) if isinstance(query, str) else query)
+    async def close(self) -> None:
+        await self.storage.close()
 
     async def check_store(self) -> None:
         """One direct round trip to the store, bypassing every cache (readiness probes)."""
@@ -93,14 +103,25 @@ class Registry(Publishing, Administration):
         with contextlib.suppress(ObjectNotFound):
             await self.storage.head(keys.PROJECT_INDEX)
 
-    async def download(self, project: str, filename: str) -> AsyncIterator[bytes]:
-        """The bytes of a listed file, streamed."""
-        found = await self.project(project)
-        entry = found.file(filename)
-        if entry is None:
-            raise NotFound(f"Project {found.name!r} has no file {filename!r}.")
-        async for chunk in self.storage.stream(keys.artifact(found.normalized, entry.sha256, entry.filename)):
-            yield chunk
+    # -- reads ----------------------------------------------------------------------------
+
+    async def project(self, name: str) -> Project:
+        return await self.projects.project(name)
+
+    async def project_with_etag(self, name: str) -> tuple[Project | None, str | None]:
+        return await self.projects.project_with_etag(name)
+
+    async def index(self) -> tuple[ProjectIndex, str]:
+        return await self.projects.index()
+
+    def project_names(self) -> AsyncIterator[str]:
+        return self.projects.names()
+
+    async def description(self, project: Project, files: Sequence[FileEntry]) -> str:
+        return await self.projects.description(project, files)
+
+    async def vulnerabilities(self, project: str, version: str) -> list[dict[str, Any]]:
+        return await self.security.vulnerabilities(project, version)
 
     async def info(self, project: str, version: str | None = None) -> dict[str, Any]:
         """The PyPI JSON API document for a project (latest release) or one release."""
@@ -112,3 +133,107 @@ class Registry(Publishing, Administration):
         vulns = await self.vulnerabilities(found.normalized, found.releases[key].version)
         description = await self.description(found, files)
         return project_document(found, key, description, "", vulns, with_releases=version is None)
+
+    def download(self, project: str, filename: str) -> AsyncIterator[bytes]:
+        """The bytes of a listed file, streamed."""
+        return self.downloads.stream(project, filename)
+
+    def search(self, query: Query | str) -> list[SearchDoc]:
+        return self.searching.search(query)
+
+    async def resolve(self, requirements: Sequence[str], env: Environment | None = None) -> Resolution:
+        return await self.resolutions.resolve(requirements, env)
+
+    async def dependency_tree(
+        self, name: str, version: str | None = None, env: Environment | None = None
+    ) -> DependencyTree:
+        return await self.resolutions.dependency_tree(name, version, env)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(
+        self, user: User, upload: Upload, origin: Origin | None = None, *, scope: Scope = FULL
+    ) -> PublishResult:
+        return await self.publishing.publish(user, upload, origin, scope=scope)
+
+    async def publish_path(self, path: Path, user: User, origin: Origin | None = None) -> PublishResult:
+        return await self.publishing.publish_path(path, user, origin)
+
+    def batched_listing(self, every: int = 1000) -> contextlib.AbstractAsyncContextManager[None]:
+        """Bulk imports: list new projects in the root index once per ``every``."""
+        return self._listing.batched(every)
+
+    def validate(self, path: Path) -> list[str]:
+        return self._checks.validate(path)
+
+    async def verify(
+        self, project: str | None = None, progress: Progress | None = None
+    ) -> dict[str, list[str]]:
+        return await self.verification.verify(project, progress)
+
+    # -- administration -------------------------------------------------------------------
+
+    async def set_yank(
+        self,
+        name: str,
+        version: str,
+        yanked: bool,
+        reason: str = "",
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
+        return await self.administration.set_yank(name, version, yanked, reason, actor=actor, origin=origin)
+
+    async def set_status(
+        self, name: str, status: str, reason: str = "", *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project:
+        return await self.administration.set_status(name, status, reason, actor=actor, origin=origin)
+
+    async def set_maintainer(
+        self,
+        name: str,
+        user: str,
+        add: bool,
+        *,
+        owner: bool = False,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> Project:
+        return await self.administration.set_maintainer(
+            name, user, add, owner=owner, actor=actor, origin=origin
+        )
+
+    async def delete(
+        self,
+        name: str,
+        version: str | None = None,
+        filename: str | None = None,
+        *,
+        actor: str = "cli",
+        origin: Origin | None = None,
+    ) -> list[str]:
+        return await self.administration.delete(name, version, filename, actor=actor, origin=origin)
+
+    async def add_user(self, name: str, password: str, *, admin: bool = False, actor: str = "cli") -> User:
+        return await self.administration.add_user(name, password, admin=admin, actor=actor)
+
+    async def remove_user(self, name: str, *, actor: str = "cli") -> list[str]:
+        return await self.administration.remove_user(name, actor=actor)
+
+    async def create_token(
+        self,
+        name: str,
+        description: str = "",
+        *,
+        access: Access = "all",
+        projects: Sequence[str] = (),
+        expires: str = "",
+        actor: str = "cli",
+    ) -> tuple[str, Token]:
+        return await self.administration.create_token(
+            name, description, access=access, projects=projects, expires=expires, actor=actor
+        )
+
+    async def revoke_token(self, token_id: str, *, actor: str = "cli") -> Token:
+        return await self.administration.revoke_token(token_id, actor=actor)

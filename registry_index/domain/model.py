@@ -1,7 +1,9 @@
-"""The per-project sidecar: everything a project's pages need, as one versioned JSON object.
+"""The project model: a project's sidecar as immutable values, and its pure transitions.
 
-The format is documented in docs/storage.md; bump SCHEMA and keep ``from_json`` reading the
-older shapes when it changes.
+Every change to a project is one of the transitions below, applied inside the repository's
+compare-and-swap, so it may run more than once and must not do I/O. The JSON encoding is
+documented in docs/storage.md; bump SCHEMA and keep ``from_json`` reading the older shapes
+when it changes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SCHEMA = 1
 
 Status = Literal["active", "archived", "quarantined", "deprecated"]
 STATUSES: tuple[Status, ...] = ("active", "archived", "quarantined", "deprecated")
+Role = Literal["owner", "maintainer"]
 
 
 class SidecarError(ValueError):
@@ -79,8 +82,68 @@ class Project:
             object.__setattr__(self, "_by_filename", by_filename)
         return by_filename.get(filename)
 
+    @classmethod
+    def new(
+        cls, name: str, normalized: str, owners: tuple[str, ...], tombstones: Iterable[str] = ()
+    ) -> Project:
+        """A project before its first file; it inherits a deleted namesake's tombstones."""
+        return cls(
+            name=name, normalized=normalized, created=utc_now(), owners=owners, tombstones=tuple(tombstones)
+        )
+
     def bump(self, **changes: Any) -> Project:
+        """The next version of this project: every change raises the serial (PEP 700)."""
         return replace(self, serial=self.serial + 1, **changes)
+
+    def may_write(self, user: str) -> bool:
+        return user in self.owners or user in self.maintainers
+
+    def with_file(self, display_name: str, entry: FileEntry, release: Release) -> Project:
+        """The project with one more file, of the release ``release`` describes.
+
+        A new version takes ``release`` whole. For a known one, a wheel's metadata (static)
+        replaces what an sdist's PKG-INFO (possibly dynamic) gave; yanks and the display
+        version stay. The file takes the release's display version, and the project
+        ``display_name``, the spelling of the latest upload.
+        """
+        key = canonical_version(release.version)
+        releases = dict(self.releases)
+        current = releases.get(key)
+        if current is None:
+            releases[key] = release
+        elif release.metadata.get("from_wheel") and not current.metadata.get("from_wheel"):
+            releases[key] = replace(current, metadata=release.metadata)
+        entry = replace(entry, version=releases[key].version)
+        return self.bump(name=display_name, releases=releases, files=(*self.files, entry))
+
+    def with_yank(self, version_key: str, yanked: bool, reason: str = "") -> Project:
+        """The project with one release yanked or restored; KeyError for an unknown version."""
+        release = self.releases[version_key]
+        releases = {
+            **self.releases,
+            version_key: replace(release, yanked=yanked, yanked_reason=reason if yanked else ""),
+        }
+        return self.bump(releases=releases)
+
+    def with_status(self, status: Status, reason: str = "") -> Project:
+        return self.bump(status=status, status_reason=reason)
+
+    def with_role(self, user: str, role: Role, present: bool) -> Project:
+        """The project with ``user`` added to or removed from its owners or maintainers."""
+        field_name = "owners" if role == "owner" else "maintainers"
+        members = list(getattr(self, field_name))
+        if present and user not in members:
+            members.append(user)
+        elif not present and user in members:
+            members.remove(user)
+        return self.bump(**{field_name: tuple(members)})
+
+    def without_member(self, user: str) -> Project:
+        """The project with ``user`` in none of its roles (an account removed)."""
+        return self.bump(
+            owners=tuple(u for u in self.owners if u != user),
+            maintainers=tuple(u for u in self.maintainers if u != user),
+        )
 
     def without_files(self, removed: Iterable[FileEntry], *, tombstone: bool) -> Project:
         """The project without these files (and releases left empty).

@@ -7,16 +7,17 @@ everywhere within ``freshness`` seconds) and written by compare-and-swap with re
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-from ..storage import Storage
+from ..storage import ObjectNotFound, Storage
 from ..storage.cached import CachedObjects
 from . import keys
 from .model import Project, ProjectIndex, from_json, to_json
 
 
-class MetadataStore:
-    """Projects' sidecars and the project index, cached and conditionally written."""
+class ProjectRepository:
+    """Projects' sidecars, the project index and tombstones: every service reads and writes
+    project data here, and nothing goes round it to the store's project keys."""
 
     def __init__(self, storage: Storage, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
         self.storage = storage
@@ -46,7 +47,32 @@ class MetadataStore:
             )
 
     async def project(self, normalized: str) -> tuple[Project | None, str | None]:
+        """The sidecar and its ETag, revalidated after ``freshness`` seconds."""
         return await self.sidecars.read(keys.sidecar(normalized))
+
+    async def project_fresh(self, normalized: str) -> tuple[Project | None, str | None]:
+        """The sidecar as the store holds it now: for checks a write will rely on."""
+        return await self.sidecars.read_fresh(keys.sidecar(normalized))
+
+    async def load(self, normalized: str) -> tuple[Project | None, str | None]:
+        """The sidecar read past the cache, and not kept: for scans that visit every project."""
+        try:
+            blob = await self.storage.get(keys.sidecar(normalized))
+        except ObjectNotFound:
+            return None, None
+        return from_json(blob.data), blob.etag
+
+    async def names(self) -> AsyncIterator[str]:
+        """Every project with a sidecar, listed or not (the store's order)."""
+        async for info in self.storage.list(keys.SIDECARS):
+            if (name := keys.sidecar_of(info.key)) is not None:
+                yield name
+
+    async def sidecar_etags(self) -> AsyncIterator[tuple[str, str]]:
+        """(project, ETag) of every sidecar, from one listing: what changed since a scan."""
+        async for info in self.storage.list(keys.SIDECARS):
+            if (name := keys.sidecar_of(info.key)) is not None:
+                yield name, info.etag
 
     def project_if_fresh(self, normalized: str) -> tuple[Project | None, str | None] | None:
         return self.sidecars.peek(keys.sidecar(normalized))

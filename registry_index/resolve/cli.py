@@ -9,7 +9,6 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from ..registry import Registry
-from . import service
 from .environment import PLATFORMS, Environment
 from .resolver import DependencyTree, TreeNode, parse_requirement
 
@@ -79,6 +78,6 @@ async def deps_command(registry: Registry, args: argparse.Namespace) -> int:
     """Prints the tree; exits 1 when a requirement cannot be satisfied."""
     name, version = _name_and_version(args.requirement)
     env = Environment.from_params(args.python, args.platform, args.arch)
-    tree = await service.dependency_tree(registry, name, version, env)
+    tree = await registry.dependency_tree(name, version, env)
     print(json.dumps(tree.to_json(), indent=2) if args.json else format_tree(tree))
     return 1 if tree.unsatisfiable or any(n.unsatisfiable for n in tree.nodes) else 0

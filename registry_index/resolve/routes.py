@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from ..context import context
 from ..errors import InvalidRequest
-from . import service
 from .environment import Environment, InvalidEnvironment
 from .resolver import BadRequirement, parse_requirement
 
@@ -31,7 +30,7 @@ async def dependencies(request: Request) -> Response:
     env = environment_param(request.query_params)
     name: str = request.path_params["project"]
     version: str = request.path_params["version"]
-    tree = await service.dependency_tree(ctx.registry, name, version, env)
+    tree = await ctx.registry.dependency_tree(name, version, env)
     return JSONResponse(tree.to_json())
 
 
@@ -49,7 +48,7 @@ async def resolve(request: Request) -> Response:
             parse_requirement(text)
         except BadRequirement as exc:
             raise InvalidRequest(f"Query parameter 'requirement': {exc}") from None
-    resolution = await service.resolve(ctx.registry, texts, env)
+    resolution = await ctx.registry.resolve(texts, env)
     if not resolution.ok:
         message = resolution.message()
         doc = {"message": message, "code": f"409 {message.splitlines()[0]}", **resolution.to_json()}

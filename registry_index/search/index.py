@@ -1,19 +1,19 @@
 """The in-memory search index, kept current from the sidecars.
 
-An instance updates it at once for its own writes, and a background refresh lists
-``projects/`` every few seconds and re-reads only the sidecars whose ETag changed, so
-other instances' uploads appear within that interval without any extra writes.
+An instance updates it at once for its own writes, and a background refresh lists the
+sidecars every few seconds and re-reads only those whose ETag changed, so other
+instances' uploads appear within that interval without any extra writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Protocol
 
-from ..domain.model import Project, SidecarError, from_json
-from ..storage import ObjectNotFound, Storage, StorageError
+from ..domain.model import Project, SidecarError
+from ..domain.repository import ProjectRepository
+from ..storage import Storage
 from .rank import Query, SearchDoc, document, search
 
 log = logging.getLogger("registry_index")
@@ -39,8 +39,8 @@ class SearchProvider(Protocol):
 
 
 class MemorySearchIndex:
-    def __init__(self, storage: Storage, concurrency: int = 16) -> None:
-        self.storage = storage
+    def __init__(self, source: ProjectRepository | Storage, concurrency: int = 16) -> None:
+        self._repo = source if isinstance(source, ProjectRepository) else ProjectRepository(source)
         self._docs: dict[str, SearchDoc] = {}
         self._etags: dict[str, str] = {}
         self._limit = asyncio.Semaphore(concurrency)
@@ -60,49 +60,32 @@ class MemorySearchIndex:
         self._docs.pop(normalized, None)
         self._etags.pop(normalized, None)
 
-    async def _load(self, normalized: str, key: str, etag: str) -> None:
+    async def _load(self, normalized: str, etag: str) -> None:
         async with self._limit:
             try:
-                blob = await self.storage.get(key)
-                project = from_json(blob.data)
-            except ObjectNotFound:
-                self.remove(normalized)
-                return
+                project, _ = await self._repo.load(normalized)
             except SidecarError as exc:
-                log.warning("search skips %s: %s", key, exc)
+                log.warning("search skips %s: %s", normalized, exc)
                 return
+        if project is None:
+            self.remove(normalized)
+            return
         self.update(project)
         self._etags[normalized] = etag
 
     async def refresh(self) -> None:
         seen: set[str] = set()
-        changed: list[tuple[str, str, str]] = []
-        async for info in self.storage.list("projects/"):
-            normalized = info.key.removeprefix("projects/").removesuffix(".json")
+        changed: list[tuple[str, str]] = []
+        async for normalized, etag in self._repo.sidecar_etags():
             seen.add(normalized)
-            if self._etags.get(normalized) != info.etag:
-                changed.append((normalized, info.key, info.etag))
+            if self._etags.get(normalized) != etag:
+                changed.append((normalized, etag))
             if len(seen) % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a listing can be 100,000 keys: let requests through
-        await asyncio.gather(*(self._load(n, key, etag) for n, key, etag in changed))
+        await asyncio.gather(*(self._load(n, etag) for n, etag in changed))
         for gone in self._docs.keys() - seen:
             self.remove(gone)
         self.ready = True
-
-    async def run(self, interval: float) -> None:
-        """Refresh forever; a store outage only delays the next refresh.
-
-        The pause is ``interval`` or, when listing the store takes long (100,000 projects
-        on S3 is 100 LIST requests), ``REFRESH_BUDGET`` times the last refresh, so the
-        refresh never takes more than about 1/REFRESH_BUDGET of the process's time.
-        """
-        while True:
-            started = time.monotonic()
-            try:
-                await self.refresh()
-            except StorageError as exc:
-                log.warning("search refresh failed: %s", exc)
-            await asyncio.sleep(next_refresh_delay(interval, time.monotonic() - started))
 
     def search(self, query: Query) -> list[SearchDoc]:
         return search(self._docs.values(), query)

@@ -7,21 +7,19 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..domain.model import Project
 from ..registry import Registry
-from .advisories import import_advisories
 from .osv import AdvisoryError
-from .scan import gates, scan
+from .scan import gates
 
 Progress = Callable[[int, int, str], None]
 
 
 async def advisories_command(registry: Registry, args: argparse.Namespace, progress: Progress) -> int:
     if args.action == "status":
-        print(f"{await registry.advisories.count()} advisories loaded")
+        print(f"{await registry.security.advisory_count()} advisories loaded")
         return 0
     try:
-        report = await import_advisories(registry.storage, Path(args.path), progress)
+        report = await registry.security.import_advisories(Path(args.path), progress)
     except AdvisoryError as exc:
         print(f"error: {exc}")
         return 1
@@ -38,19 +36,7 @@ async def advisories_command(registry: Registry, args: argparse.Namespace, progr
 
 
 async def scan_command(registry: Registry, args: argparse.Namespace, progress: Progress) -> int:
-    names = [
-        i.key.removeprefix("projects/").removesuffix(".json")
-        async for i in registry.storage.list("projects/")
-    ]
-    everything: dict[str, Project] = {}
-    for name in names:
-        project, _ = await registry.meta.project(name)
-        if project is not None:
-            everything[name] = project
-    wanted = [everything[n] for n in sorted(everything)]
-    if args.projects:
-        wanted = [await registry.project(p) for p in args.projects]
-    report = await scan(wanted, registry.advisories, everything.get, progress)
+    report = await registry.security.scan(args.projects or (), progress)
     failing = [f for f in report.findings if gates(f, args.fail_on)]
     if args.format == "json":
         print(json.dumps(report.to_dict() | {"failing": len(failing), "fail_on": args.fail_on}, indent=2))

@@ -46,7 +46,7 @@ class SimpleFastPath:
         name = path[len(_PREFIX) :]
         page: Page
         if not name:
-            seen_index = ctx.registry.meta.index_if_fresh()
+            seen_index = ctx.registry.projects.index_if_fresh()
             if seen_index is None:
                 return None
             accept, encoding, if_none_match = _request_headers(scope)
@@ -57,7 +57,7 @@ class SimpleFastPath:
             name = name[:-1]
             if not name or "/" in name or normalize(name) != name:
                 return None
-            seen = ctx.registry.meta.project_if_fresh(name)
+            seen = ctx.registry.projects.project_if_fresh(name)
             if seen is None or seen[0] is None or seen[1] is None:
                 return None
             accept, encoding, if_none_match = _request_headers(scope)

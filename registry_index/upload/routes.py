@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..context import context, origin_of
 from ..errors import Forbidden
 from ..names import normalize
-from ..registry import Upload
+from ..upload.inspect import Upload
 from ..urls import redirect
 from .form import parse_upload
 

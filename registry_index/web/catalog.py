@@ -96,7 +96,7 @@ class Catalog:
         self._concurrency = concurrency
         self._generation = 0
         self._listing: tuple[tuple[str, int], Listing] | None = None
-        registry.meta.listeners.append(self._written)
+        registry.projects.watch(self._written)
 
     def _written(self, normalized: str, project: Project | None) -> None:
         """This instance wrote a sidecar: the page shows it at once."""
@@ -134,9 +134,8 @@ class Catalog:
 
     async def _refresh(self) -> None:
         seen: dict[str, str] = {}
-        async for info in self.registry.storage.list("projects/"):
-            if info.key.endswith(".json"):
-                seen[info.key.removeprefix("projects/").removesuffix(".json")] = info.etag
+        async for name, etag in self.registry.projects.sidecar_etags():
+            seen[name] = etag
         changed = [name for name, etag in seen.items() if self._etags.get(name) != etag]
         limit = asyncio.Semaphore(self._concurrency)
 

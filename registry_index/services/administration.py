@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 
-from .audit import EventKind, Origin
-from .auth.accounts import Token, User
-from .auth.scope import ACCESS, Access
-from .domain import keys
-from .domain.model import STATUSES, FileEntry, Project
-from .errors import InvalidRequest, NotFound
-from .names import (
-    canonical_version,
-    normalize,
-)
-from .registry_base import RegistryBase
-from .storage import StorageError
+from ..audit import AuditLog, EventKind, Origin
+from ..auth.accounts import Accounts, Token, User
+from ..auth.scope import ACCESS, Access
+from ..domain.model import STATUSES, FileEntry, Project, Role
+from ..domain.repository import ProjectRepository
+from ..errors import InvalidRequest, NotFound
+from ..names import canonical_version, normalize
+from .files import Artifacts
+from .listing import Listing
+from .projects import ProjectReads
 
 log = logging.getLogger("registry_index")
 
 
-class Administration(RegistryBase):
+class Administration:
+    def __init__(
+        self,
+        repo: ProjectRepository,
+        projects: ProjectReads,
+        listing: Listing,
+        artifacts: Artifacts,
+        accounts: Accounts,
+        audit: AuditLog,
+    ) -> None:
+        self._repo = repo
+        self._projects = projects
+        self._listing = listing
+        self._artifacts = artifacts
+        self.accounts = accounts
+        self.audit = audit
+
+    async def _mutate(self, name: str, change: Callable[[Project], Project]) -> Project:
+        def apply(project: Project | None) -> Project:
+            if project is None:
+                raise NotFound(f"No project {name!r} on this index.")
+            return change(project)
+
+        project, _ = await self._repo.update_project(normalize(name), apply)
+        return project
+
     async def set_yank(
         self,
         name: str,
@@ -36,12 +58,9 @@ class Administration(RegistryBase):
         key = canonical_version(version)
 
         def change(project: Project) -> Project:
-            release = project.releases.get(key)
-            if release is None:
+            if key not in project.releases:
                 raise NotFound(f"Project {project.name!r} has no version {version!r}.")
-            releases = dict(project.releases)
-            releases[key] = replace(release, yanked=yanked, yanked_reason=reason if yanked else "")
-            return project.bump(releases=releases)
+            return project.with_yank(key, yanked, reason)
 
         project = await self._mutate(name, change)
         kind = EventKind.YANK if yanked else EventKind.UNYANK
@@ -55,8 +74,8 @@ class Administration(RegistryBase):
     ) -> Project:
         if status not in STATUSES:
             raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
-        project = await self._mutate(name, lambda p: p.bump(status=status, status_reason=reason))
-        await self._ensure_listed(project)
+        project = await self._mutate(name, lambda p: p.with_status(status, reason))
+        await self._listing.ensure(project)
         detail = f"{status}: {reason}" if reason else status
         await self.audit.record(EventKind.STATUS, actor, origin, project=project.normalized, detail=detail)
         return project
@@ -73,19 +92,9 @@ class Administration(RegistryBase):
     ) -> Project:
         if add and await self.accounts.get_user(user) is None:
             raise NotFound(f"No user {user!r}; create it first with 'registry-index user add'.")
-
-        def change(project: Project) -> Project:
-            field_name = "owners" if owner else "maintainers"
-            members = list(getattr(project, field_name))
-            if add and user not in members:
-                members.append(user)
-            elif not add and user in members:
-                members.remove(user)
-            return project.bump(**{field_name: tuple(members)})
-
-        project = await self._mutate(name, change)
+        role: Role = "owner" if owner else "maintainer"
+        project = await self._mutate(name, lambda p: p.with_role(user, role, add))
         kind = EventKind.ROLE_ADD if add else EventKind.ROLE_REMOVE
-        role = "owner" if owner else "maintainer"
         await self.audit.record(kind, actor, origin, project=project.normalized, detail=f"{role} {user}")
         return project
 
@@ -102,12 +111,12 @@ class Administration(RegistryBase):
         normalized = normalize(name)
         removed: list[FileEntry] = []
         if version is None:
-            project = await self.project(name)
+            project = await self._projects.project(name)
             removed = list(project.files)
             # Before the sidecar goes: a crash in between leaves the project, not a reusable name.
-            await self.meta.bury(normalized, [*project.tombstones, *(f.filename for f in removed)])
-            await self.meta.delete_project(normalized)
-            await self.meta.update_index(lambda idx: idx.without(normalized))
+            await self._repo.bury(normalized, [*project.tombstones, *(f.filename for f in removed)])
+            await self._repo.delete_project(normalized)
+            await self._listing.withdraw(normalized)
         else:
             wanted = canonical_version(version)
 
@@ -125,13 +134,7 @@ class Administration(RegistryBase):
 
             await self._mutate(name, change)
         # The sidecar no longer lists them, so removing the objects cannot break a page.
-        for entry in removed:
-            artifact = keys.artifact(normalized, entry.sha256, entry.filename)
-            for key in (keys.core_metadata(artifact), artifact):
-                try:
-                    await self.storage.delete(key)
-                except StorageError:
-                    log.warning("could not delete %s; fsck --repair will", key)
+        await self._artifacts.remove(normalized, removed)
         names = [f.filename for f in removed]
         await self.audit.record(
             EventKind.DELETE,
@@ -184,18 +187,11 @@ class Administration(RegistryBase):
         """Remove an account, its tokens, and its name from every project's roles."""
         await self.accounts.remove_user(name)
         touched: list[str] = []
-        async for info in self.storage.list("projects/"):
-            normalized = info.key.removeprefix("projects/").removesuffix(".json")
-            project, _ = await self.meta.project(normalized)
-            if project is None or (name not in project.owners and name not in project.maintainers):
+        async for normalized in self._repo.names():
+            project, _ = await self._repo.project(normalized)
+            if project is None or not project.may_write(name):
                 continue
-            await self._mutate(
-                normalized,
-                lambda p: p.bump(
-                    owners=tuple(u for u in p.owners if u != name),
-                    maintainers=tuple(u for u in p.maintainers if u != name),
-                ),
-            )
+            await self._mutate(normalized, lambda p: p.without_member(name))
             touched.append(normalized)
         await self.audit.record(
             EventKind.USER_REMOVE, actor, detail=f"{name}; roles removed on {len(touched)}"

@@ -1,4 +1,4 @@
-"""Resolution over a live ``Registry``: load the projects involved, then resolve off the event loop.
+"""Resolution over this index: load the projects involved, then resolve off the event loop.
 
 The pure resolver asks a ``Source`` for releases synchronously; here the source is filled
 ahead of time with the projects the requirements can reach (markers evaluated for the
@@ -20,10 +20,8 @@ from packaging.version import InvalidVersion, Version
 from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound
 from ..names import canonical_version
-from ..registry import Registry
-from ..security.osv import fixed_in
-from .environment import Environment
-from .resolver import (
+from ..resolve.environment import Environment
+from ..resolve.resolver import (
     Artifact,
     BadRequirement,
     Catalog,
@@ -35,8 +33,11 @@ from .resolver import (
     UnknownRelease,
     parse_requirement,
 )
-from .resolver import dependency_tree as _dependency_tree
-from .resolver import resolve as _resolve
+from ..resolve.resolver import dependency_tree as _dependency_tree
+from ..resolve.resolver import resolve as _resolve
+from ..security.advisories import AdvisoryDB
+from ..security.osv import fixed_in
+from .projects import ProjectReads
 
 T = TypeVar("T")
 _CONCURRENCY = 16
@@ -109,7 +110,9 @@ def _referenced(release: ReleaseInfo, env: Environment) -> set[NormalizedName]:
     return names
 
 
-async def _load(registry: Registry, source: _LoadedSource, names: Iterable[str], env: Environment) -> None:
+async def _load(
+    projects: ProjectReads, source: _LoadedSource, names: Iterable[str], env: Environment
+) -> None:
     """Load ``names`` and, breadth first, every project their releases can reach."""
     frontier = {canonicalize_name(n) for n in names} - source.projects.keys()
     limiter = anyio.CapacityLimiter(_CONCURRENCY)
@@ -117,7 +120,7 @@ async def _load(registry: Registry, source: _LoadedSource, names: Iterable[str],
     async def fetch(name: NormalizedName, found: dict[NormalizedName, list[ReleaseInfo] | None]) -> None:
         async with limiter:
             try:
-                found[name] = releases_of(await registry.project(name))
+                found[name] = releases_of(await projects.project(name))
             except NotFound:
                 found[name] = None
 
@@ -135,15 +138,15 @@ async def _load(registry: Registry, source: _LoadedSource, names: Iterable[str],
 
 
 async def _run(
-    registry: Registry, env: Environment, names: Iterable[str], work: Callable[[_LoadedSource], T]
+    projects: ProjectReads, env: Environment, names: Iterable[str], work: Callable[[_LoadedSource], T]
 ) -> T:
     source = _LoadedSource()
-    await _load(registry, source, names, env)
+    await _load(projects, source, names, env)
     while True:  # each round loads at least one more project, and the index is finite
         try:
             return await to_thread.run_sync(work, source)
         except MissingProject as exc:
-            await _load(registry, source, [exc.name], env)
+            await _load(projects, source, [exc.name], env)
 
 
 def _parse_all(requirements: Sequence[str]) -> list[Requirement]:
@@ -154,13 +157,13 @@ def _parse_all(requirements: Sequence[str]) -> list[Requirement]:
 
 
 async def resolve(
-    registry: Registry, requirements: Sequence[str], env: Environment | None = None
+    projects: ProjectReads, requirements: Sequence[str], env: Environment | None = None
 ) -> Resolution:
     """Pins for ``requirements`` from this index, or what cannot be satisfied and why."""
     target = env or Environment.current()
     parsed = _parse_all(requirements)
     return await _run(
-        registry, target, [r.name for r in parsed], lambda source: _resolve(source, parsed, target)
+        projects, target, [r.name for r in parsed], lambda source: _resolve(source, parsed, target)
     )
 
 
@@ -181,7 +184,11 @@ def _default_version(source: _LoadedSource, env: Environment, name: str) -> str:
 
 
 async def dependency_tree(
-    registry: Registry, name: str, version: str | None, env: Environment | None = None
+    projects: ProjectReads,
+    advisories: AdvisoryDB,
+    name: str,
+    version: str | None,
+    env: Environment | None = None,
 ) -> DependencyTree:
     """The declared requirements of a release and, for ``env``, the version each resolves to.
 
@@ -194,18 +201,18 @@ async def dependency_tree(
         return _dependency_tree(source, target, name, chosen)
 
     try:
-        tree = await _run(registry, target, [name], work)
+        tree = await _run(projects, target, [name], work)
     except UnknownRelease as exc:
         raise NotFound(exc.message) from None
-    await _mark_vulnerable(registry, tree.nodes)
+    await _mark_vulnerable(advisories, tree.nodes)
     return tree
 
 
-async def _mark_vulnerable(registry: Registry, nodes: Sequence[TreeNode]) -> None:
+async def _mark_vulnerable(advisories: AdvisoryDB, nodes: Sequence[TreeNode]) -> None:
     """Name the advisories that affect each chosen version, and the first version fixing them all."""
     for node in nodes:
         if node.version is not None:
-            found = await registry.advisories.matching(node.name, node.version)
+            found = await advisories.matching(node.name, node.version)
             node.advisories = [a.id for a in found]
             chosen = Version(node.version)
             # For each advisory, the lowest fix above the chosen version; all are fixed at their max.
@@ -215,4 +222,22 @@ async def _mark_vulnerable(registry: Registry, nodes: Sequence[TreeNode]) -> Non
                 fixes.append(min(later) if later else None)
             if found and all(f is not None for f in fixes):
                 node.first_fixed = str(max(f for f in fixes if f is not None))
-        await _mark_vulnerable(registry, node.dependencies)
+        await _mark_vulnerable(advisories, node.dependencies)
+
+
+class Resolutions:
+    """Resolution and dependency trees over this index's projects, with known advisories."""
+
+    def __init__(self, projects: ProjectReads, advisories: AdvisoryDB) -> None:
+        self._projects = projects
+        self._advisories = advisories
+
+    async def resolve(self, requirements: Sequence[str], env: Environment | None = None) -> Resolution:
+        """Pins from this index for ``requirements`` in ``env`` (the server's own by default)."""
+        return await resolve(self._projects, requirements, env)
+
+    async def dependency_tree(
+        self, name: str, version: str | None = None, env: Environment | None = None
+    ) -> DependencyTree:
+        """A release's requirements and the versions they resolve to, with known advisories."""
+        return await dependency_tree(self._projects, self._advisories, name, version, env)
