@@ -46,6 +46,7 @@ lint: $(STAMP) ## ruff lint + format check, mypy strict
 	$(BIN)/ruff check registry_index tests docs/examples
 	$(BIN)/ruff format --check registry_index tests docs/examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix registry_index tests docs/examples

@@ -14,25 +14,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__
-from .audit.routes import routes as audit_routes
-from .context import AppContext, context
+from .api.audit import routes as audit_routes
+from .api.context import AppContext, context
+from .api.fast import SimpleFastPath
+from .api.files import routes as file_routes
+from .api.jsonapi import routes as json_routes
+from .api.resolve import routes as resolve_routes
+from .api.responses import EXCEPTION_HANDLERS
+from .api.search import routes as search_routes
+from .api.security import routes as security_routes
+from .api.simple import routes as simple_routes
+from .api.upload import routes as upload_routes
+from .api.urls import slash_redirects
 from .encryption import open_store, startup_problem
-from .files.routes import routes as file_routes
-from .jsonapi.routes import routes as json_routes
 from .names import normalize
 from .registry import Registry
-from .resolve.routes import routes as resolve_routes
-from .responses import EXCEPTION_HANDLERS
-from .search.routes import routes as search_routes
 from .security.policy import VulnPolicy
-from .security.routes import routes as security_routes
 from .settings import Settings
-from .simple.fast import SimpleFastPath
-from .simple.routes import routes as simple_routes
 from .storage import StorageError
 from .storage.probe import conditional_write_problems
-from .upload.routes import routes as upload_routes
-from .urls import slash_redirects
 from .validation import ArchiveLimits, StrictValidator
 from .web.routes import routes as web_routes
 

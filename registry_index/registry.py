@@ -22,7 +22,8 @@ from .errors import NotFound
 from .jsonapi.build import files_of, latest_version, project_document
 from .names import canonical_version
 from .resolve.environment import Environment
-from .resolve.resolver import DependencyTree, Resolution
+from .resolve.source import Resolution
+from .resolve.tree import DependencyTree
 from .search.index import MemorySearchIndex, SearchProvider
 from .search.rank import Query, SearchDoc
 from .security.advisories import AdvisoryDB, OsvScanner

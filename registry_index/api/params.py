@@ -1,4 +1,4 @@
-"""Query parameters checked once: a bad one is a 400 that names it, never a 500."""
+"""Query parameters checked once (a bad one is a 400 that names it, never a 500), and page links."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from ..errors import InvalidRequest
+from ..pagination import Pagination
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
@@ -21,16 +22,14 @@ def int_param(query: Mapping[str, str], name: str, default: int, *, low: int, hi
     return value
 
 
-def page_links(
-    base: str, query: Mapping[str, str], page: int, per_page: int, total: int
-) -> dict[str, str | None]:
-    def link(n: int) -> str:
+def page_links(base: str, query: Mapping[str, str], paged: Pagination) -> dict[str, str | None]:
+    """Absolute ``next`` / ``prev`` links with the other query parameters kept."""
+
+    def link(n: int | None) -> str | None:
+        if n is None:
+            return None
         params = {k: v for k, v in query.items() if k != "page"}
         params["page"] = str(n)
         return f"{base}?{urlencode(params)}"
 
-    last = max(1, -(-total // per_page))
-    return {
-        "next": link(page + 1) if page < last else None,
-        "prev": link(page - 1) if page > 1 else None,
-    }
+    return {"next": link(paged.next), "prev": link(paged.prev)}

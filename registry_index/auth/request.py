@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 from ..errors import Forbidden
-from .accounts import Accounts
-from .scope import Caller, expired
+from .accounts import Accounts, User
+from .scope import FULL, Scope, expired
 
 TOKEN_USERNAME = "__token__"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated request: whose account, and what the credential allows."""
+
+    user: User
+    scope: Scope = FULL
 
 
 def parse_credentials(header: str) -> tuple[str, str] | None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from .accounts import User
+from typing import Literal
 
 Access = Literal["all", "upload", "read"]
 ACCESS: tuple[Access, ...] = ("all", "upload", "read")
@@ -62,14 +59,6 @@ class Scope:
 
 
 FULL = Scope()
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """An authenticated request: whose account, and what the credential allows."""
-
-    user: User
-    scope: Scope = FULL
 
 
 def parse_expiry(text: str, now: datetime | None = None) -> str:

@@ -10,7 +10,8 @@ from packaging.requirements import Requirement
 
 from ..registry import Registry
 from .environment import PLATFORMS, Environment
-from .resolver import DependencyTree, TreeNode, parse_requirement
+from .source import parse_requirement
+from .tree import DependencyTree, TreeNode
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:

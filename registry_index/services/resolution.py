@@ -20,21 +20,19 @@ from packaging.version import InvalidVersion, Version
 from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound
 from ..names import canonical_version
+from ..resolve.catalog import Catalog
 from ..resolve.environment import Environment
-from ..resolve.resolver import (
+from ..resolve.resolver import resolve as _resolve
+from ..resolve.source import (
     Artifact,
     BadRequirement,
-    Catalog,
-    DependencyTree,
     MissingProject,
     ReleaseInfo,
     Resolution,
-    TreeNode,
-    UnknownRelease,
     parse_requirement,
 )
-from ..resolve.resolver import dependency_tree as _dependency_tree
-from ..resolve.resolver import resolve as _resolve
+from ..resolve.tree import DependencyTree, TreeNode, UnknownRelease
+from ..resolve.tree import dependency_tree as _dependency_tree
 from ..security.advisories import AdvisoryDB
 from ..security.osv import fixed_in
 from .projects import ProjectReads

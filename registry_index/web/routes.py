@@ -8,7 +8,6 @@ with the status the APIs would give.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,16 +21,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from ..api.context import AppContext, context
 from ..api.params import int_param
+from ..api.search import query_from
+from ..api.urls import base_url, redirect
 from ..audit import EventKind
 from ..audit.log import AuditQuery
-from ..context import AppContext, context
 from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound, RegistryError
 from ..names import canonical_version, is_valid_name, normalize
-from ..search.routes import query_from
+from ..pagination import Pagination
 from ..storage import StorageError
-from ..urls import base_url, redirect
 from .catalog import Catalog, Listing
 from .render import STATIC, error_page, page, render_description, root_of
 from .view import ProjectView, ReleaseView, dependencies, project_view, safe_url
@@ -74,25 +74,26 @@ class Pager:
     next_url: str | None
 
 
-def pager(request: Request, page_no: int, per_page: int, total: int) -> Pager:
-    pages = max(1, math.ceil(total / per_page))
+def pager(request: Request, paged: Pagination) -> Pager:
+    """The pager a template shows: relative links, with page 1 and empty parameters left out."""
 
-    def link(n: int) -> str:
+    def link(n: int | None) -> str | None:
+        if n is None:
+            return None
         params = {k: v for k, v in request.query_params.items() if k != "page" and v}
         if n > 1:
             params["page"] = str(n)
         query = urlencode(params)
         return request.url.path + (f"?{query}" if query else "")
 
-    first = (page_no - 1) * per_page + 1
     return Pager(
-        page=page_no,
-        pages=pages,
-        total=total,
-        first=min(first, total),
-        last=min(page_no * per_page, total),
-        prev_url=link(page_no - 1) if page_no > 1 else None,
-        next_url=link(page_no + 1) if page_no < pages else None,
+        page=paged.page,
+        pages=paged.pages,
+        total=paged.total,
+        first=paged.first,
+        last=paged.last,
+        prev_url=link(paged.prev),
+        next_url=link(paged.next),
     )
 
 
@@ -135,7 +136,7 @@ async def project_list(request: Request) -> Response:
     per_page = int_param(params, "per_page", 50, low=1, high=200)
     listing: Listing = await catalog(request, ctx).listing()
     rows = listing.by_updated if sort == "updated" else list(listing.projects)
-    start = (page_no - 1) * per_page
+    paged = Pagination(page_no, per_page, len(rows))
     sort_links = {
         key: root_of(request) + "/projects/" + ("" if key == "name" else "?sort=" + key) for key in SORTS
     }
@@ -143,8 +144,8 @@ async def project_list(request: Request) -> Response:
         request,
         "projects.html",
         {
-            "rows": rows[start : start + per_page],
-            "pager": pager(request, page_no, per_page, len(rows)),
+            "rows": paged.slice(rows),
+            "pager": pager(request, paged),
             "sort": sort,
             "sorts": SORTS,
             "sort_links": sort_links,
@@ -168,7 +169,7 @@ async def search(request: Request) -> Response:
     else:
         results = ctx.registry.search(query)
     filters = {k: params.get(k, "") for k in ("keyword", "classifier", "author", "requires_python")}
-    start = (page_no - 1) * per_page
+    paged = Pagination(page_no, per_page, len(results))
     return page(
         request,
         "search.html",
@@ -177,8 +178,8 @@ async def search(request: Request) -> Response:
             "filters": filters,
             "filtered": any(filters.values()),
             "problem": problem,
-            "results": results[start : start + per_page],
-            "pager": pager(request, page_no, per_page, len(results)),
+            "results": paged.slice(results),
+            "pager": pager(request, paged),
         },
         status=400 if problem else 200,
     )
@@ -316,16 +317,16 @@ async def audit_page(request: Request) -> Response:
     )
     matched = [e async for e in ctx.registry.audit.events(query)]
     matched.reverse()  # newest first
-    start = (page_no - 1) * per_page
+    paged = Pagination(page_no, per_page, len(matched))
     return page(
         request,
         "audit.html",
         {
             "user": user,
-            "events": matched[start : start + per_page],
+            "events": paged.slice(matched),
             "filters": filters,
             "actions": [str(kind) for kind in EventKind],
-            "pager": pager(request, page_no, per_page, len(matched)),
+            "pager": pager(request, paged),
         },
         headers={"Cache-Control": "no-store"},
     )

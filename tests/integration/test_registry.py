@@ -11,9 +11,9 @@ import pytest
 from registry_index.auth.accounts import User
 from registry_index.errors import FileAlreadyExists, Forbidden, InvalidUpload, NotFound
 from registry_index.registry import Registry
-from registry_index.upload.inspect import Upload
 from registry_index.storage import MemoryStorage, StorageError
 from registry_index.testing import WheelSpec, build_sdist, build_wheel
+from registry_index.upload.inspect import Upload
 from registry_index.upload.validate import Digests
 
 ALICE = User("alice", "", False, "")

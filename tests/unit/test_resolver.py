@@ -10,15 +10,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from registry_index.resolve.environment import Environment, InvalidEnvironment
-from registry_index.resolve.resolver import (
-    Artifact,
-    BadRequirement,
-    ReleaseInfo,
-    StaticSource,
-    UnknownRelease,
-    dependency_tree,
-    resolve,
-)
+from registry_index.resolve.resolver import resolve
+from registry_index.resolve.source import Artifact, BadRequirement, ReleaseInfo, StaticSource
+from registry_index.resolve.tree import UnknownRelease, dependency_tree
 
 LINUX = Environment.from_params("3.11", "linux")
 WINDOWS = Environment.from_params("3.11", "windows")

@@ -8,9 +8,9 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import RegistryError
-from .server.phrase import HEADER, phrase_of
-from .storage import StorageError
+from ..errors import RegistryError
+from ..server.phrase import HEADER, phrase_of
+from ..storage import StorageError
 
 REASON_HEADER = HEADER.decode("ascii")
 

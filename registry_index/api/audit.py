@@ -8,12 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..api.params import int_param, page_links
-from ..context import context
+from ..audit.log import AuditQuery
 from ..errors import InvalidRequest
 from ..names import normalize
-from ..urls import own_url
-from .log import AuditQuery
+from ..pagination import Pagination
+from .context import context
+from .params import int_param, page_links
+from .urls import own_url
 
 
 def _time_param(request: Request, name: str) -> str | None:
@@ -38,13 +39,13 @@ async def audit_events(request: Request) -> Response:
     )
     matched = [e async for e in ctx.registry.audit.events(query)]
     matched.reverse()  # newest first
-    start = (page - 1) * per_page
+    paged = Pagination(page, per_page, len(matched))
     body = {
         "total": len(matched),
         "page": page,
         "per_page": per_page,
-        **page_links(own_url(request, ctx.settings.public_url), q, page, per_page, len(matched)),
-        "events": [asdict(e) for e in matched[start : start + per_page]],
+        **page_links(own_url(request, ctx.settings.public_url), q, paged),
+        "events": [asdict(e) for e in paged.slice(matched)],
     }
     return JSONResponse(body)
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..context import context
 from ..errors import NotFound
 from ..names import canonical_version
+from .context import context
 
 
 async def vulnerabilities(request: Request) -> Response:

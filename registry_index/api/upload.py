@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..context import context, origin_of
 from ..errors import Forbidden
 from ..names import normalize
 from ..upload.inspect import Upload
-from ..urls import redirect
+from .context import context, origin_of
 from .form import parse_upload
+from .urls import redirect
 
 
 async def upload(request: Request) -> Response:

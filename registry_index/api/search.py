@@ -7,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..api.params import int_param, page_links
-from ..context import context
 from ..errors import InvalidRequest
-from ..urls import base_url, own_url
-from .rank import Query
+from ..pagination import Pagination
+from ..search.rank import Query
+from .context import context
+from .params import int_param, page_links
+from .urls import base_url, own_url
 
 
 def query_from(params: dict[str, str]) -> Query:
@@ -40,13 +41,13 @@ async def search(request: Request) -> Response:
     page = int_param(params, "page", 1, low=1, high=100_000)
     per_page = int_param(params, "per_page", 20, low=1, high=100)
     results = ctx.registry.search(query_from(params))
-    start = (page - 1) * per_page
+    paged = Pagination(page, per_page, len(results))
     base = base_url(request, ctx.settings.public_url)
     body = {
         "total": len(results),
         "page": page,
         "per_page": per_page,
-        **page_links(own_url(request, ctx.settings.public_url), params, page, per_page, len(results)),
+        **page_links(own_url(request, ctx.settings.public_url), params, paged),
         "results": [
             {
                 "name": d.name,
@@ -58,7 +59,7 @@ async def search(request: Request) -> Response:
                 "updated": d.updated,
                 "url": f"{base}/pypi/{d.normalized}/json",
             }
-            for d in results[start : start + per_page]
+            for d in paged.slice(results)
         ],
     }
     return JSONResponse(body)

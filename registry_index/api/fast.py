@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..context import AppContext
 from ..names import normalize
-from .negotiate import negotiate
-from .pages import Page, Wire
+from ..simple.negotiate import negotiate
+from ..simple.pages import Page, Wire
+from .context import AppContext
 
 _PREFIX = "/simple/"
 

@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..context import context
 from ..errors import NotFound
+from ..jsonapi.build import files_of, latest_version, project_document
 from ..names import canonical_version, normalize
-from ..urls import base_url, redirect
-from .build import files_of, latest_version, project_document
+from .context import context
+from .urls import base_url, redirect
 
 
 async def _document(request: Request, version: str | None) -> Response:

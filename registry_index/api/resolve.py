@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..context import context
 from ..errors import InvalidRequest
-from .environment import Environment, InvalidEnvironment
-from .resolver import BadRequirement, parse_requirement
+from ..resolve.environment import Environment, InvalidEnvironment
+from ..resolve.source import BadRequirement, parse_requirement
+from .context import context
 
 MAX_REQUIREMENTS = 200
 

@@ -21,7 +21,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..errors import InvalidRequest, InvalidUpload
-from .validate import Digests
+from ..upload.validate import Digests
 
 FILE_FIELDS = ("content", "gpg_signature")
 MAX_FIELDS_BYTES = 8 * 1024 * 1024  # all text fields together (descriptions can be long)

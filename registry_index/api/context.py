@@ -7,15 +7,14 @@ from typing import cast
 
 from starlette.requests import Request
 
-from .audit import Origin
-from .auth.failures import FailedLogins
-from .auth.request import TOKEN_USERNAME, LoginFailed, authenticate, parse_credentials
-from .auth.scope import Caller
-from .auth.throttle import LoginThrottle
-from .errors import Forbidden, TooManyRequests, Unauthenticated
-from .registry import Registry
-from .settings import Settings
-from .simple.pages import PageCache
+from ..audit import Origin
+from ..auth.failures import FailedLogins
+from ..auth.request import TOKEN_USERNAME, Caller, LoginFailed, authenticate, parse_credentials
+from ..auth.throttle import LoginThrottle
+from ..errors import Forbidden, TooManyRequests, Unauthenticated
+from ..registry import Registry
+from ..settings import Settings
+from ..simple.pages import PageCache
 
 
 @dataclass(slots=True)

@@ -7,12 +7,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..context import context
 from ..errors import NotFound
 from ..names import normalize
-from ..urls import redirect
-from .negotiate import negotiate
-from .pages import Page, Wire
+from ..simple.negotiate import negotiate
+from ..simple.pages import Page, Wire
+from .context import context
+from .urls import redirect
 
 
 class WireResponse(Response):
