@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -21,6 +22,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -139,51 +141,11 @@ def many_member_sdist(directory: Path, members: int, name: str = "member-bomb") 
     return path
 
 
-# An in-tree PEP 517 backend, so an sdist built here installs with build isolation and no
-# network: pip and uv need nothing from an index to build it.
-_BACKEND = """
-import base64, hashlib, os, zipfile
-from email.parser import Parser
-
-def _meta():
-    with open("PKG-INFO", encoding="utf-8") as fh:
-        text = fh.read()
-    msg = Parser().parsestr(text)
-    return text, msg["Name"], msg["Version"]
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-def get_requires_for_build_sdist(config_settings=None):
-    return []
-
-def _norm(name):
-    import re
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    text, name, version = _meta()
-    base = f"{_norm(name)}-{version}"
-    files = {}
-    for root, _dirs, names in os.walk(_norm(name)):
-        for n in names:
-            p = os.path.join(root, n)
-            with open(p, "rb") as fh:
-                files[p.replace(os.sep, "/")] = fh.read()
-    files[f"{base}.dist-info/METADATA"] = text.encode()
-    files[f"{base}.dist-info/WHEEL"] = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n"
-    record = []
-    for p, data in files.items():
-        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{p},sha256={h},{len(data)}")
-    record.append(f"{base}.dist-info/RECORD,,")
-    files[f"{base}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    filename = f"{base}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
-        for p, data in files.items():
-            zf.writestr(p, data)
-    return filename
-"""
+@functools.cache
+def _backend_source() -> bytes:
+    """The in-tree PEP 517 backend every sdist carries (``_testing_backend.py``): pip and uv
+    build such an sdist with build isolation and no network, needing nothing from an index."""
+    return resources.files(__package__).joinpath("_testing_backend.py").read_bytes()
 
 
 def build_sdist(
@@ -209,7 +171,7 @@ def build_sdist(
         f"{top}/pyproject.toml": (
             b'[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
         ),
-        f"{top}/_backend.py": _BACKEND.encode(),
+        f"{top}/_backend.py": _backend_source(),
         f"{top}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         **dict(extra_members),
     }
