@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from registry_index.testing import WheelSpec, build_wheel, cli, run_seaweedfs, run_server
+from registry_index.testing import WheelSpec, build_wheel, cli, run_server
+from tests.support.s3 import run_seaweedfs
 
 
 def rss_mib(pid: int) -> int:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_index.testing import S3Server, Server, cli, client_env, run_seaweedfs, run_server
+from registry_index.testing import Server, cli, client_env, run_server
+from tests.support.s3 import S3Server, run_seaweedfs
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]

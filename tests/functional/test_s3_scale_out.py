@@ -15,17 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry_index.testing import (
-    S3Server,
-    WheelSpec,
-    build_wheel,
-    cli,
-    client_env,
-    legacy_form,
-    run_seaweedfs,
-    run_server,
-)
+from registry_index.testing import WheelSpec, build_wheel, cli, client_env, legacy_form, run_server
 from tests.conftest import BIN, make_account, new_bucket
+from tests.support.s3 import S3Server, run_seaweedfs
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
