@@ -21,8 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from registry_index.testing import WheelSpec, build_wheel, cli, run_server
+from registry_index.testing import WheelSpec, build_wheel
 from tests.support.s3 import run_seaweedfs
+from tests.support.servers import cli, run_server
 
 
 def rss_mib(pid: int) -> int:

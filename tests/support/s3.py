@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry_index.testing import free_port
+from tests.support.servers import free_port
 
 
 @dataclass
