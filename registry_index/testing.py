@@ -1,7 +1,21 @@
-"""Helpers for tests, benchmarks and plugins: real archives and a real server on loopback.
+"""Helpers for testing code against registry_index: real archives and real upload forms.
 
-Kept inside the package so every test layer, the benchmarks and third-party backends use
-the same builders instead of copies.
+This module is a supported, public API. It ships in the wheel and needs nothing beyond the
+package's runtime dependencies, so a plugin (a ``Storage``, ``Validator`` or other provider)
+or an application that uses the index can build the same inputs our own tests use:
+
+- Archives: ``WheelSpec`` and ``build_wheel`` (a valid wheel with a correct RECORD),
+  ``build_sdist`` (a PEP 625 sdist that pip and uv build offline: it carries its own
+  PEP 517 backend, ``_testing_backend.py``), ``metadata_text`` (core-metadata text) and
+  ``dist_name`` (a project name in filename form).
+- Hostile archives, for validators that must stay bounded: ``record_bomb_wheel`` (a RECORD
+  of as many lines as asked) and ``many_member_sdist`` (an sdist of as many members).
+- Uploads: ``upload_fields`` and ``legacy_form``, the form twine sends to the legacy upload API.
+- Listings: ``placeholder_entry``, a ``FileEntry`` with placeholder digests.
+
+Every name in ``__all__`` is public; anything starting with an underscore is not. The
+repository's own harness (servers on loopback, SeaweedFS, client environments) is dev-only
+and lives in ``tests/support/``, outside the wheel.
 """
 
 from __future__ import annotations
@@ -21,6 +35,19 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from .domain.model import FileEntry
+
+__all__ = [
+    "WheelSpec",
+    "build_sdist",
+    "build_wheel",
+    "dist_name",
+    "legacy_form",
+    "many_member_sdist",
+    "metadata_text",
+    "placeholder_entry",
+    "record_bomb_wheel",
+    "upload_fields",
+]
 
 
 def dist_name(name: str) -> str:
@@ -54,6 +81,8 @@ def _record_line(path: str, data: bytes) -> str:
 
 @dataclass
 class WheelSpec:
+    """What ``build_wheel`` builds: a wheel's name, version, metadata and extra files."""
+
     name: str
     version: str
     requires_dist: Sequence[str] = ()
@@ -135,8 +164,10 @@ def many_member_sdist(directory: Path, members: int, name: str = "member-bomb") 
 
 @functools.cache
 def _backend_source() -> bytes:
-    """The in-tree PEP 517 backend every sdist carries (``_testing_backend.py``): pip and uv
-    build such an sdist with build isolation and no network, needing nothing from an index."""
+    """The source of the PEP 517 backend every sdist carries (``_testing_backend.py``).
+
+    With it, pip and uv build the sdist with build isolation and no network.
+    """
     return resources.files(__package__).joinpath("_testing_backend.py").read_bytes()
 
 
