@@ -21,6 +21,9 @@ from pathlib import Path
 
 import httpx
 
+# Run as a script (bench/ is sys.path[0]): tests.support is found from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from registry_index.testing import WheelSpec, build_wheel
 from tests.support.s3 import run_seaweedfs
 from tests.support.servers import cli, run_server
