@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry_index.testing import client_env, upload_fields
+from registry_index.testing import upload_fields
+from tests.support.clients import client_env
 
 from .load import client_prefix
 

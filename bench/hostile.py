@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from registry_index.testing import cli, legacy_form, many_member_sdist, record_bomb_wheel, run_server
+from registry_index.testing import legacy_form, many_member_sdist, record_bomb_wheel
+from tests.support.servers import cli, run_server
 
 MiB = 1024 * 1024
 

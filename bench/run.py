@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from registry_index.testing import WheelSpec, build_wheel, run_seaweedfs
+from registry_index.testing import WheelSpec, build_wheel
+from tests.support.s3 import run_seaweedfs
 
 from . import clients, hostile
 from .corpus import CHAIN, PAGE_50, PAGE_BIG, Corpus, CorpusSpec, big_wheel, build_corpus, upload_batch

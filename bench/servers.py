@@ -24,7 +24,7 @@ from typing import Self
 
 from packaging.utils import canonicalize_name
 
-from registry_index.testing import cli, free_port, run_server
+from tests.support.servers import cli, free_port, run_server
 
 from .load import pin_tree
 

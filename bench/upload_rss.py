@@ -21,7 +21,12 @@ from pathlib import Path
 
 import httpx
 
-from registry_index.testing import WheelSpec, build_wheel, cli, run_seaweedfs, run_server
+# Run as a script (bench/ is sys.path[0]): tests.support is found from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from registry_index.testing import WheelSpec, build_wheel
+from tests.support.s3 import run_seaweedfs
+from tests.support.servers import cli, run_server
 
 
 def rss_mib(pid: int) -> int:

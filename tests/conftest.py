@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from registry_index.testing import S3Server, Server, cli, client_env, run_seaweedfs, run_server
+from tests.support.clients import client_env
+from tests.support.s3 import S3Server, run_seaweedfs
+from tests.support.servers import Server, cli, run_server
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ from registry_index.storage import (
 )
 from registry_index.storage.encrypted import EncryptedStorage, Keyring, Selector
 from registry_index.storage.s3 import S3Storage
-from registry_index.testing import S3Server
 from tests.conftest import new_bucket
+from tests.support.s3 import S3Server
 
 # The encrypted params run every contract test through EncryptedStorage (everything sealed,
 # with a small chunk size so the tests' objects span many chunks).

@@ -17,16 +17,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from registry_index.storage.encrypted import MAGIC, Keyring, generate_key_line, parse_header
-from registry_index.testing import (
-    S3Server,
-    WheelSpec,
-    build_sdist,
-    build_wheel,
-    cli,
-    client_env,
-    run_server,
-)
+from registry_index.testing import WheelSpec, build_sdist, build_wheel
 from tests.conftest import BACKENDS, BIN, Account, Index, new_bucket
+from tests.support.clients import client_env
+from tests.support.s3 import S3Server
+from tests.support.servers import cli, run_server
 
 KEYS = "REGISTRY_INDEX_ENCRYPTION_KEYS"
 MARKER = "ZEBRA-CANARY-7731"  # in the module, the summary and the long description

@@ -29,8 +29,9 @@ from starlette.routing import Route
 
 from registry_index.app import create_app
 from registry_index.settings import Settings
-from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form, run_server
+from registry_index.testing import WheelSpec, build_sdist, build_wheel, legacy_form
 from tests.conftest import Account, make_account
+from tests.support.servers import run_server
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +95,7 @@ def _server(tmp: Path) -> Iterator[Fuzzed]:
 
 
 def assert_store_clean(fuzzed: Fuzzed, events_before: int) -> None:
-    from registry_index.testing import cli
+    from tests.support.servers import cli
 
     report = cli("fsck", storage=str(fuzzed.storage), check=False)
     assert report.returncode == 0, report.stdout + report.stderr

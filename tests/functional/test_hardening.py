@@ -21,16 +21,10 @@ import httpx
 import pytest
 
 from registry_index.library import open_registry
-from registry_index.testing import (
-    WheelSpec,
-    build_wheel,
-    legacy_form,
-    many_member_sdist,
-    record_bomb_wheel,
-    run_server,
-)
+from registry_index.testing import WheelSpec, build_wheel, legacy_form, many_member_sdist, record_bomb_wheel
 from tests.conftest import Index, wait_until
 from tests.functional.test_refusals import TIMEOUT, assert_refused, nothing_stored, upload
+from tests.support.servers import run_server
 
 # -- bounded cost of hostile archives (findings 1 and 2) ------------------------------------
 

@@ -22,16 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry_index.testing import (
-    WheelSpec,
-    build_sdist,
-    build_wheel,
-    cli,
-    client_env,
-    metadata_text,
-    run_server,
-)
+from registry_index.testing import WheelSpec, build_sdist, build_wheel, metadata_text
 from tests.conftest import BIN, Account, Index
+from tests.support.clients import client_env
+from tests.support.servers import cli, run_server
 
 TIMEOUT = 30.0
 JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"

@@ -15,17 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry_index.testing import (
-    S3Server,
-    WheelSpec,
-    build_wheel,
-    cli,
-    client_env,
-    legacy_form,
-    run_seaweedfs,
-    run_server,
-)
+from registry_index.testing import WheelSpec, build_wheel, legacy_form
 from tests.conftest import BIN, make_account, new_bucket
+from tests.support.clients import client_env
+from tests.support.s3 import S3Server, run_seaweedfs
+from tests.support.servers import cli, run_server
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 

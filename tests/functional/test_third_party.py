@@ -26,8 +26,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-from registry_index.testing import client_env, dist_name
+from registry_index.testing import dist_name
 from tests.conftest import BIN, Index
+from tests.support.clients import client_env
 
 pytestmark = pytest.mark.slow
 
