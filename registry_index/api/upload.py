@@ -25,7 +25,7 @@ async def upload(request: Request) -> Response:
         request.headers.get("content-type"), request.stream(), ctx.settings.max_upload_size
     )
     try:
-        result = await ctx.registry.publish(
+        result = await ctx.registry.publishing.publish(
             caller.user,
             Upload(form.filename, form.path, form.size, form.digests, form.fields),
             origin_of(request),
