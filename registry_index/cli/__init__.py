@@ -14,24 +14,24 @@ from typing import TextIO
 
 from anyio import to_thread
 
-from .app import registry_from_settings
-from .audit.log import AuditQuery
-from .auth.accounts import User
-from .auth.scope import Access, expired, parse_expiry
-from .encryption import check_settings as check_encryption_settings
-from .encryption import open_store, startup_problem
-from .errors import RegistryError
-from .fsck import fsck
-from .names import InvalidFilename, normalize
-from .registry import Registry
-from .resolve.cli import add_parser as add_deps_parser
-from .resolve.cli import deps_command
-from .running import announced, discovered_storage
-from .security.cli import advisories_command, scan_command
-from .security.scan import LEVELS
-from .settings import PREFIX, Settings, SettingsError
-from .storage import StorageError
-from .storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
+from ..app import registry_from_settings
+from ..audit.log import AuditQuery
+from ..auth.accounts import User
+from ..auth.scope import Access, expired, parse_expiry
+from ..encryption import check_settings as check_encryption_settings
+from ..encryption import open_store, startup_problem
+from ..errors import RegistryError
+from ..fsck import fsck
+from ..names import InvalidFilename, normalize
+from ..registry import Registry
+from ..resolve.cli import add_parser as add_deps_parser
+from ..resolve.cli import deps_command
+from ..running import announced, discovered_storage
+from ..security.cli import advisories_command, scan_command
+from ..security.scan import LEVELS
+from ..settings import PREFIX, Settings, SettingsError
+from ..storage import StorageError
+from ..storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.
@@ -311,7 +311,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(settings: Settings) -> None:
     import uvicorn
 
-    from .server.protocol import ReasonPhraseProtocol
+    from ..server.protocol import ReasonPhraseProtocol
 
     uvicorn.run(
         "registry_index.app:app_from_env",
