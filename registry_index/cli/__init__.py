@@ -24,14 +24,14 @@ from ..errors import RegistryError
 from ..fsck import fsck
 from ..names import InvalidFilename, normalize
 from ..registry import Registry
-from ..resolve.cli import add_parser as add_deps_parser
-from ..resolve.cli import deps_command
 from ..running import announced, discovered_storage
-from ..security.cli import advisories_command, scan_command
 from ..security.scan import LEVELS
 from ..settings import PREFIX, Settings, SettingsError
 from ..storage import StorageError
 from ..storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
+from .resolve import add_parser as add_deps_parser
+from .resolve import deps_command
+from .security import advisories_command, scan_command
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.

@@ -9,9 +9,9 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from ..registry import Registry
-from . import service
-from .environment import PLATFORMS, Environment
-from .resolver import DependencyTree, TreeNode, parse_requirement
+from ..resolve import service
+from ..resolve.environment import PLATFORMS, Environment
+from ..resolve.resolver import DependencyTree, TreeNode, parse_requirement
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..domain.model import Project
 from ..registry import Registry
-from .advisories import import_advisories
-from .osv import AdvisoryError
-from .scan import gates, scan
+from ..security.advisories import import_advisories
+from ..security.osv import AdvisoryError
+from ..security.scan import gates, scan
 
 Progress = Callable[[int, int, str], None]
 
