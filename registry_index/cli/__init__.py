@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
 
 from anyio import to_thread
 
@@ -24,11 +23,12 @@ from ..errors import RegistryError
 from ..fsck import fsck
 from ..names import InvalidFilename, normalize
 from ..registry import Registry
-from ..running import announced, discovered_storage
+from ..running import announced
 from ..security.scan import LEVELS
 from ..settings import PREFIX, Settings, SettingsError
 from ..storage import StorageError
 from ..storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
+from .common import admin_settings, os_user, progress, settings_from_args, storage_options
 from .resolve import add_parser as add_deps_parser
 from .resolve import deps_command
 from .security import advisories_command, scan_command
@@ -36,20 +36,6 @@ from .security import advisories_command, scan_command
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.
 SYSTEM_USER = User("(import)", "", True, "")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    flags = {k: getattr(args, k, None) for k in ("storage", *Settings.HELP)}
-    return Settings.from_env().with_overrides(**flags)
-
-
-def progress(done: int, total: int, label: str, stream: TextIO = sys.stderr) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    bar = "#" * filled + "-" * (width - filled)
-    end = "\n" if done == total else ""
-    stream.write(f"\r[{bar}] {done}/{total} {label[:50]:<50}{end}")
-    stream.flush()
 
 
 def _find_dists(root: Path) -> list[Path] | None:
@@ -92,13 +78,6 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a UID without a passwd entry, as in many containers
-        return f"uid-{os.getuid()}"
-
-
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -108,19 +87,8 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def _admin_settings(args: argparse.Namespace) -> Settings:
-    """The settings of an admin command; without a store named, that of the running server."""
-    settings = _settings(args)
-    if getattr(args, "storage", None) is None and PREFIX + "STORAGE" not in os.environ:
-        server = discovered_storage()  # AmbiguousStore (a ValueError) names the choices
-        if server is not None:
-            print(f"using the store of the server at {server.url}: {server.storage}", file=sys.stderr)
-            settings = replace(settings, storage=server.storage)
-    return settings
-
-
 async def _admin(args: argparse.Namespace) -> int:
-    settings = _admin_settings(args)
+    settings = admin_settings(args)
     registry = registry_from_settings(replace(settings, freshness=0))
     try:
         return await _dispatch(registry, args)
@@ -131,7 +99,7 @@ async def _admin(args: argparse.Namespace) -> int:
 async def _dispatch(registry: Registry, args: argparse.Namespace) -> int:
     cmd = args.command
     acc = registry.accounts
-    actor = f"cli:{_os_user()}"
+    actor = f"cli:{os_user()}"
     if cmd == "user":
         if args.action == "add":
             user = await registry.add_user(args.name, _read_password(args), admin=args.admin, actor=actor)
@@ -292,7 +260,7 @@ def _encryption_key(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     check_encryption_settings(settings)  # a missing key ring is an error now, not in a worker
     problem = asyncio.run(_encryption_problem(settings))  # workers check again at start-up
     if problem:
@@ -329,21 +297,7 @@ def _run_uvicorn(settings: Settings) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry-index", description="A self-hosted Python package index.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--storage",
-        help=Settings.HELP["storage"]
-        + f" (env {PREFIX}STORAGE; default ./var, and for admin commands the running server's store)",
-    )
-    common.add_argument("--encrypt", metavar="all|PROJECT,...", help=Settings.HELP["encrypt"])
-    common.add_argument(
-        "--encryption-keys",
-        dest="encryption_keys_file",
-        metavar="FILE",
-        help=Settings.HELP["encryption_keys_file"],
-    )
-    common.add_argument("--s3-sse", choices=["sse-s3", "sse-kms", "sse-c"], help=Settings.HELP["s3_sse"])
-    common.add_argument("--s3-sse-kms-key-id", help=Settings.HELP["s3_sse_kms_key_id"])
+    common = storage_options()
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
