@@ -1,16 +1,30 @@
-"""What the command groups share: the store options, the settings they make, progress on stderr."""
+"""What the command groups share: the store options, the settings they make, the admin
+commands' registry, progress on stderr.
+
+Each group module's ``register(sub, common)`` adds its parsers to ``sub`` and sets
+``handler`` on every leaf parser; ``main`` calls ``args.handler(args)``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TextIO
+from typing import TextIO, TypeAlias
 
+from ..app import registry_from_settings
+from ..registry import Registry
 from ..running import discovered_storage
 from ..settings import PREFIX, Settings
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# A leaf parser's ``handler``: runs the command with the parsed flags, returns the exit code.
+Handler = Callable[[argparse.Namespace], int]
+AdminCommand = Callable[[Registry, argparse.Namespace], Awaitable[int]]
 
 
 def storage_options() -> argparse.ArgumentParser:
@@ -47,6 +61,29 @@ def admin_settings(args: argparse.Namespace) -> Settings:
             print(f"using the store of the server at {server.url}: {server.storage}", file=sys.stderr)
             settings = replace(settings, storage=server.storage)
     return settings
+
+
+def admin(command: AdminCommand) -> Handler:
+    """The handler of an admin command: ``command`` runs on the registry of ``admin_settings``."""
+
+    def handler(args: argparse.Namespace) -> int:
+        return asyncio.run(_run_admin(command, args))
+
+    return handler
+
+
+async def _run_admin(command: AdminCommand, args: argparse.Namespace) -> int:
+    settings = admin_settings(args)
+    registry = registry_from_settings(replace(settings, freshness=0))
+    try:
+        return await command(registry, args)
+    finally:
+        await registry.close()
+
+
+def actor() -> str:
+    """Who the audit log names for an admin command."""
+    return f"cli:{os_user()}"
 
 
 def os_user() -> str:
