@@ -33,7 +33,7 @@ from .servers import BIN, RegistryIndex
 HERE = Path(__file__).resolve().parent
 PY_SPY = BIN / "py-spy"
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-_SKIP = ("registry_index/cli.py", "registry_index/__main__.py")
+_SKIP = ("registry_index/cli/", "registry_index/__main__.py")
 
 
 def say(message: str) -> None:

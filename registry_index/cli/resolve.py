@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from packaging.requirements import Requirement
 
 from ..registry import Registry
-from .environment import PLATFORMS, Environment
-from .source import parse_requirement
-from .tree import DependencyTree, TreeNode
+from ..resolve.environment import PLATFORMS, Environment
+from ..resolve.source import parse_requirement
+from ..resolve.tree import DependencyTree, TreeNode
+from .common import Subparsers, admin
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     deps = sub.add_parser(
         "deps", parents=[common], help="print a release's dependency tree as this index resolves it"
     )
@@ -23,6 +23,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     deps.add_argument("--platform", choices=PLATFORMS, help="target platform (default: this machine's)")
     deps.add_argument("--arch", help="x86_64 or aarch64 (default: x86_64, or this machine's)")
     deps.add_argument("--json", action="store_true", help="print the API's JSON document instead")
+    deps.set_defaults(handler=admin(deps_command))
 
 
 def _name_and_version(text: str) -> tuple[str, str | None]:

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from ..registry import Registry
-from .osv import AdvisoryError
-from .scan import gates
+from ..security.osv import AdvisoryError
+from ..security.scan import LEVELS, gates
+from .common import Subparsers, admin, progress
 
-Progress = Callable[[int, int, str], None]
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    adv = sub.add_parser("advisories", help="the OSV advisory set").add_subparsers(
+        dest="action", required=True
+    )
+    adv_import = adv.add_parser(
+        "import", parents=[common], help="replace the set from a folder or zip of OSV records"
+    )
+    adv_import.add_argument("path")
+    adv_import.set_defaults(handler=admin(advisories_import))
+    adv_status = adv.add_parser("status", parents=[common], help="how many advisories are loaded")
+    adv_status.set_defaults(handler=admin(advisories_status))
+    scan_p = sub.add_parser("scan", parents=[common], help="report stored versions that advisories affect")
+    scan_p.add_argument("projects", nargs="*")
+    scan_p.add_argument("--format", choices=["text", "json"], default="text")
+    scan_p.add_argument(
+        "--fail-on",
+        choices=list(LEVELS),
+        default="any",
+        help="exit 1 when a finding is at or above this severity (unknown counts as any)",
+    )
+    scan_p.set_defaults(handler=admin(scan_command))
 
 
-async def advisories_command(registry: Registry, args: argparse.Namespace, progress: Progress) -> int:
-    if args.action == "status":
-        print(f"{await registry.security.advisory_count()} advisories loaded")
-        return 0
+async def advisories_status(registry: Registry, args: argparse.Namespace) -> int:
+    print(f"{await registry.security.advisory_count()} advisories loaded")
+    return 0
+
+
+async def advisories_import(registry: Registry, args: argparse.Namespace) -> int:
     try:
         report = await registry.security.import_advisories(Path(args.path), progress)
     except AdvisoryError as exc:
@@ -35,7 +58,7 @@ async def advisories_command(registry: Registry, args: argparse.Namespace, progr
     return 0
 
 
-async def scan_command(registry: Registry, args: argparse.Namespace, progress: Progress) -> int:
+async def scan_command(registry: Registry, args: argparse.Namespace) -> int:
     report = await registry.security.scan(args.projects or (), progress)
     failing = [f for f in report.findings if gates(f, args.fail_on)]
     if args.format == "json":

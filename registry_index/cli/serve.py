@@ -1,0 +1,88 @@
+"""``registry-index serve``: check the store and its encryption, then run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from ..encryption import check_settings as check_encryption_settings
+from ..encryption import open_store, startup_problem
+from ..running import announced
+from ..settings import PREFIX, Settings
+from .common import Subparsers, settings_from_args
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP server")
+    serve.add_argument("--host", help=Settings.HELP["host"])
+    serve.add_argument("--port", type=int, help=Settings.HELP["port"])
+    serve.add_argument("--workers", type=int, help=Settings.HELP["workers"])
+    serve.add_argument("--private", action="store_const", const=True, help=Settings.HELP["private"])
+    serve.add_argument("--max-upload-size", help=Settings.HELP["max_upload_size"])
+    serve.add_argument("--freshness", type=float, help=Settings.HELP["freshness"])
+    serve.add_argument("--stale-if-error", type=float, help=Settings.HELP["stale_if_error"])
+    serve.add_argument(
+        "--single-writer", action="store_const", const=True, help=Settings.HELP["single_writer"]
+    )
+    serve.add_argument("--download", choices=["proxy", "redirect"], help=Settings.HELP["download"])
+    serve.add_argument("--presign-expiry", type=int, help=Settings.HELP["presign_expiry"])
+    serve.add_argument("--search-refresh", type=float, help=Settings.HELP["search_refresh"])
+    serve.add_argument("--vuln-policy", choices=["off", "warn", "refuse"], help=Settings.HELP["vuln_policy"])
+    serve.add_argument("--vuln-policy-projects", help=Settings.HELP["vuln_policy_projects"])
+    serve.add_argument("--s3-public-endpoint", help=Settings.HELP["s3_public_endpoint"])
+    serve.add_argument("--forwarded-allow-ips", help=Settings.HELP["forwarded_allow_ips"])
+    serve.add_argument("--public-url", help=Settings.HELP["public_url"])
+    serve.add_argument("--archive-max-members", type=int, help=Settings.HELP["archive_max_members"])
+    serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
+    serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
+    serve.add_argument("--log-level", help=Settings.HELP["log_level"])
+    serve.set_defaults(handler=_serve)
+
+
+async def _encryption_problem(settings: Settings) -> str | None:
+    if settings.storage == "memory:":
+        return None
+    store = open_store(settings)
+    try:
+        return await startup_problem(store)
+    finally:
+        await store.close()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    check_encryption_settings(settings)  # a missing key ring is an error now, not in a worker
+    problem = asyncio.run(_encryption_problem(settings))  # workers check again at start-up
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    # Worker processes rebuild the settings from the environment.
+    for name in Settings.HELP:
+        os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
+    if not settings.storage.startswith(("memory:", "s3://")):
+        Path(settings.storage).mkdir(parents=True, exist_ok=True)
+    with announced(f"http://{settings.host}:{settings.port}", settings.storage):
+        _run_uvicorn(settings)
+    return 0
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
+    from ..server.protocol import ReasonPhraseProtocol
+
+    uvicorn.run(
+        "registry_index.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        http=ReasonPhraseProtocol,  # refusals carry their message in the reason phrase
+    )
