@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 from .domain import keys
 from .domain.model import ProjectIndex, SidecarError, from_json
-from .storage import ObjectNotFound, Storage
-from .storage.encrypted import DecryptionError
+from .storage import DecryptionError, ObjectNotFound, Storage
 
 Progress = Callable[[int, int, str], None]
 

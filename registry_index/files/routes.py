@@ -20,8 +20,7 @@ from starlette.routing import Route
 from ..context import context
 from ..domain import keys
 from ..errors import NotFound
-from ..storage import ObjectNotFound
-from ..storage.encrypted import DecryptionError, PresignUnavailable
+from ..storage import DecryptionError, ObjectNotFound, PresignUnavailable
 
 log = logging.getLogger("registry_index")
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, Storage, StorageError
+from .base import (
+    Blob,
+    DecryptionError,
+    ObjectConflict,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignUnavailable,
+    Storage,
+    StorageError,
+)
 from .local import LocalStorage
 from .memory import MemoryStorage
 
 __all__ = [
     "Blob",
+    "DecryptionError",
     "LocalStorage",
     "MemoryStorage",
     "ObjectConflict",
     "ObjectInfo",
     "ObjectNotFound",
+    "PresignUnavailable",
     "Storage",
     "StorageError",
     "open_storage",

@@ -46,7 +46,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from packaging.utils import canonicalize_name
 
-from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, Storage, StorageError
+from .base import (
+    Blob,
+    DecryptionError,
+    ObjectConflict,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignUnavailable,
+    Storage,
+    StorageError,
+)
 
 MAGIC = b"\x89RIENC\r\n"
 VERSION = 1
@@ -63,21 +72,6 @@ _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _OBJECT_KEY_INFO = b"registry-index encryption v1 object key"
 
 
-class DecryptionError(StorageError):
-    """An object carries the encryption magic but cannot be opened: tampered, or a wrong key.
-
-    A StorageError, so the app answers 503 and never serves the bytes.
-    """
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(key, reason)
-        self.key = key
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"cannot decrypt {self.key!r}: {self.reason}"
-
-
 class MissingKeyError(DecryptionError):
     """The object was sealed with a key id the ring does not have."""
 
@@ -85,10 +79,6 @@ class MissingKeyError(DecryptionError):
         have = ", ".join(ring) if ring else "none: the key ring is empty"
         super().__init__(key, f"it was encrypted with key {key_id!r}, which is not in the key ring ({have})")
         self.key_id = key_id
-
-
-class PresignUnavailable(StorageError):
-    """This object cannot be fetched from a presigned URL (it is encrypted); proxy it instead."""
 
 
 class KeyringError(ValueError):

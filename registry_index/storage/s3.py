@@ -19,8 +19,15 @@ from anyio import CapacityLimiter, to_thread
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
-from .encrypted import DecryptionError, PresignUnavailable
+from .base import (
+    Blob,
+    DecryptionError,
+    ObjectConflict,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignUnavailable,
+    StorageError,
+)
 
 T = TypeVar("T")
 
