@@ -56,6 +56,13 @@ from .base import (
     Storage,
     StorageError,
 )
+from .capabilities import (
+    SupportsConditionalWrites,
+    SupportsHealthCheck,
+    SupportsPresign,
+    SupportsServerSideEncryption,
+    SupportsStaleUploadCleanup,
+)
 
 MAGIC = b"\x89RIENC\r\n"
 VERSION = 1
@@ -455,6 +462,10 @@ class EncryptedStorage:
         self.selector = selector
         self.chunk_size = chunk_size
         self.tmp_dir = tmp_dir
+        if isinstance(inner, SupportsConditionalWrites):
+            # Sealing changes bodies, never conditions: the inner store's guarantee is ours.
+            # Declared only then, so isinstance against the capability says the same as inner.
+            self.conditional_writes = inner.conditional_writes
 
     def __repr__(self) -> str:
         return f"EncryptedStorage({self.inner!r}, {self.keyring!r}, encrypt={self.selector.describe()})"
@@ -657,24 +668,26 @@ class EncryptedStorage:
 
     # -- what the inner store offers besides the protocol ----------------------------------
 
+    # Always present (storage/capabilities.py): with an inner store that lacks one, check
+    # has nothing to add to a round trip and there are no stale uploads to abort.
+
     async def check(self) -> None:
-        check = getattr(self.inner, "check", None)
-        if check is not None:
-            await check()
+        if isinstance(self.inner, SupportsHealthCheck):
+            await self.inner.check()
 
     async def abort_stale_uploads(self, older_than: float) -> int:
-        abort = getattr(self.inner, "abort_stale_uploads", None)
-        return 0 if abort is None else int(await abort(older_than))
+        if not isinstance(self.inner, SupportsStaleUploadCleanup):
+            return 0
+        return int(await self.inner.abort_stale_uploads(older_than))
 
     async def presigned_url(self, key: str, expires: int) -> str:
         """A URL to the stored bytes, only where they are the plaintext; PresignUnavailable else."""
-        presign = getattr(self.inner, "presigned_url", None)
-        if presign is None:
+        if not isinstance(self.inner, SupportsPresign):
             raise PresignUnavailable(f"{self.inner!r} has no presigned URLs")
         # Covered keys are refused without a look: a plain one may be sealed by rekey any time.
         if self.selector.covers(key) or await self.peek(key) is not None:
             raise PresignUnavailable(f"{key!r} is encrypted at rest; only the app can decrypt it")
-        return str(await presign(key, expires))
+        return str(await self.inner.presigned_url(key, expires))
 
     # -- start-up check and rekey ----------------------------------------------------------
 
@@ -752,14 +765,16 @@ class EncryptedStorage:
 
     async def _rekey_one(self, info: ObjectInfo, newest_id: str) -> tuple[str, str]:
         key = info.key
-        server_current = getattr(self.inner, "encryption_is_current", None)
+        inner = self.inner
         for _ in range(5):
             try:
                 header = await self.peek(key)
                 sealed = header is not None
                 target = sealed or self.selector.covers(key)
                 client_stale = (header is not None and header.key_id != newest_id) or (target and not sealed)
-                server_stale = server_current is not None and not await server_current(key)
+                server_stale = isinstance(inner, SupportsServerSideEncryption) and not (
+                    await inner.encryption_is_current(key)
+                )
                 if not client_stale and not server_stale:
                     return "unchanged", header.key_id if header is not None else "plain"
                 if info.size <= SMALL_OBJECT:

@@ -16,6 +16,7 @@ import aiofiles
 from anyio import to_thread
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
+from .capabilities import ConditionalReach
 
 _CHUNK = 256 * 1024
 _INTERNAL = (".tmp", ".locks")
@@ -27,6 +28,9 @@ def _etag(st: os.stat_result) -> str:
 
 
 class LocalStorage:
+    # link() and a per-key flock: atomic between the processes of one host (docs/storage.md).
+    conditional_writes: ConditionalReach = "host"
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
         self._tmp = self.root / ".tmp"

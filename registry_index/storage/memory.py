@@ -11,11 +11,15 @@ from pathlib import Path
 from anyio import to_thread
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound
+from .capabilities import ConditionalReach
 
 _counter = itertools.count()
 
 
 class MemoryStorage:
+    # Check and write run with no await between them, on one event loop: atomic for its tasks.
+    conditional_writes: ConditionalReach = "process"
+
     def __init__(self) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
         self._modified: dict[str, float] = {}
