@@ -18,8 +18,8 @@ from .app import registry_from_settings
 from .audit.log import AuditQuery
 from .auth.accounts import User
 from .auth.scope import Access, expired, parse_expiry
+from .encryption import EncryptedStorage, describe_key_ids, generate_key_line, open_store, startup_problem
 from .encryption import check_settings as check_encryption_settings
-from .encryption import open_store, startup_problem
 from .errors import RegistryError
 from .fsck import fsck
 from .names import InvalidFilename, normalize
@@ -31,7 +31,6 @@ from .security.cli import advisories_command, scan_command
 from .security.scan import LEVELS
 from .settings import PREFIX, Settings, SettingsError
 from .storage import StorageError
-from .storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
 
 # Not a valid user name, so no account can ever be mistaken for it; projects it creates have
 # no owner until an admin adds one.

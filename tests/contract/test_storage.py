@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from registry_index.encryption import EncryptedStorage, Keyring, Selector
 from registry_index.storage import (
     LocalStorage,
     MemoryStorage,
@@ -19,7 +20,6 @@ from registry_index.storage import (
     ObjectNotFound,
     Storage,
 )
-from registry_index.storage.encrypted import EncryptedStorage, Keyring, Selector
 from registry_index.storage.s3 import S3Storage
 from registry_index.testing import S3Server
 from tests.conftest import new_bucket

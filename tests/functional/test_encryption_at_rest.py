@@ -16,7 +16,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from registry_index.storage.encrypted import MAGIC, Keyring, generate_key_line, parse_header
+from registry_index.encryption import MAGIC, Keyring, generate_key_line, parse_header
 from registry_index.testing import (
     S3Server,
     WheelSpec,

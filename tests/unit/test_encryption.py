@@ -13,23 +13,31 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from registry_index.encryption import check_settings, load_keyring, open_store, startup_problem
-from registry_index.settings import Settings, SettingsError
-from registry_index.storage import LocalStorage, MemoryStorage, ObjectConflict, StorageError
-from registry_index.storage import encrypted as enc
-from registry_index.storage.encrypted import (
+from registry_index.encryption import (
     MAGIC,
-    DecryptionError,
     EncryptedStorage,
     Keyring,
     KeyringError,
     MissingKeyError,
-    PresignUnavailable,
     Selector,
+    check_settings,
     generate_key_line,
+    load_keyring,
     open_bytes,
+    open_store,
     parse_header,
     seal_bytes,
+    startup_problem,
+)
+from registry_index.encryption import rekey as enc
+from registry_index.settings import Settings, SettingsError
+from registry_index.storage import (
+    DecryptionError,
+    LocalStorage,
+    MemoryStorage,
+    ObjectConflict,
+    PresignUnavailable,
+    StorageError,
 )
 from registry_index.storage.s3 import S3Storage
 

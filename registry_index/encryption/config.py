@@ -11,9 +11,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .settings import PREFIX, Settings, SettingsError
-from .storage import Storage, open_storage
-from .storage.encrypted import EncryptedStorage, Keyring, KeyringError, Selector
+from ..settings import PREFIX, Settings, SettingsError
+from ..storage import Storage, open_storage
+from .keyring import Keyring, KeyringError
+from .selector import Selector
+from .storage import EncryptedStorage
 
 ENV_KEYS = PREFIX + "ENCRYPTION_KEYS"
 SSE_C_PURPOSE = b"registry-index s3 sse-c v1"
@@ -67,7 +69,7 @@ def open_store(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     keyring, selector = check_settings(settings, environ)
     inner: Storage
     if settings.storage.startswith("s3://") and settings.s3_sse:
-        from .storage.s3 import S3Storage
+        from ..storage.s3 import S3Storage
 
         inner = S3Storage.from_url(
             settings.storage,
