@@ -1,10 +1,17 @@
-"""Which objects new writes encrypt, from ``--encrypt``: everything, or some projects'."""
+"""Which objects new writes encrypt, from ``--encrypt``: everything, or some projects'.
+
+The one part of encryption that knows the key layout (registry_index/domain/keys.py): the
+store wrapper asks a Selector what to seal and which keys prove that the key ring fits the
+store, and knows no key prefix itself.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
+
+from ..domain import keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +37,21 @@ class Selector:
     def covers(self, key: str) -> bool:
         if self.everything:
             return True
-        if not self.projects:
+        project = keys.project_of(key)
+        if project is None or project not in self.projects:
             return False
-        top, _, rest = key.partition("/")
-        if top == "files":
-            return rest.partition("/")[0] in self.projects
-        if top == "projects" and rest.endswith(".json"):
-            return rest.removesuffix(".json") in self.projects
-        return False
+        # A project's files and sidecar, as --encrypt PROJECT has always meant: not its
+        # tombstones, the bare filenames of deleted files, which stay as they were written.
+        return key != keys.tombstones(project)
 
     def describe(self) -> str:
         return "all" if self.everything else ",".join(sorted(self.projects)) or "nothing"
+
+    def sample_keys(self) -> list[str]:
+        """Keys whose reading shows the key ring fits the store: the project index and the
+        sidecars of the projects named in --encrypt (EncryptedStorage.key_problem)."""
+        return [keys.PROJECT_INDEX, *(keys.sidecar(p) for p in sorted(self.projects))]
+
+    def sample_prefixes(self) -> list[str]:
+        """Prefixes under which the first key found is sampled too: a sidecar and a user."""
+        return [keys.SIDECARS, keys.USERS]

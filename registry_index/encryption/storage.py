@@ -1,8 +1,12 @@
 """EncryptedStorage: any Storage, with object bodies sealed at rest (docs/encryption.md).
 
+A storage-level provider: it knows the byte format (format.py), the cipher (cipher.py) and
+the key ring, and nothing of the key layout. What to seal, and which objects to sample at
+start-up, come from the ``Coverage`` it is given (selector.py's Selector, built in config.py).
+
 Objects without the magic are read as they are, so encryption can be switched on over an
 existing store; ``rekey`` (rekey.py) then seals them. What is encrypted on write is the
-``Selector``'s choice; reads decrypt whatever carries the magic, whatever it says now.
+coverage's choice; reads decrypt whatever carries the magic, whatever it says now.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from anyio import to_thread
 
@@ -34,7 +39,28 @@ from .cipher import ChunkCipher, MissingKeyError, cipher_for, open_bytes_async, 
 from .format import CHUNK_SIZE, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER, Header, near_magic, parse_header
 from .keyring import Keyring, KeyringError
 from .rekey import RekeyReport, rekey_store
-from .selector import Selector
+
+
+class Coverage(Protocol):
+    """What the wrapper asks of its selector (selector.Selector is the one in use)."""
+
+    def __bool__(self) -> bool:
+        """Whether any new write is sealed at all."""
+        ...
+
+    def covers(self, key: str) -> bool:
+        """Whether a new write to ``key`` is sealed."""
+        ...
+
+    def describe(self) -> str: ...
+
+    def sample_keys(self) -> Sequence[str]:
+        """Keys ``key_problem`` reads, when they exist."""
+        ...
+
+    def sample_prefixes(self) -> Sequence[str]:
+        """Prefixes under which ``key_problem`` reads the first key too."""
+        ...
 
 
 class EncryptedStorage:
@@ -48,7 +74,7 @@ class EncryptedStorage:
         self,
         inner: Storage,
         keyring: Keyring,
-        selector: Selector,
+        selector: Coverage,
         *,
         chunk_size: int = CHUNK_SIZE,
         tmp_dir: Path | str | None = None,
@@ -282,14 +308,13 @@ class EncryptedStorage:
     async def key_problem(self) -> str | None:
         """Why this process cannot read the store, or None: decrypts a sample of sealed objects.
 
-        The sample: the project index, the sidecars of the projects named in --encrypt, and
-        the first sidecar and user record found. A key missing from the ring, or a different
-        key under the same id, is found before the app serves anything.
+        The sample comes from the selector; with selector.Selector it is the project index,
+        the sidecars of the projects named in --encrypt, and the first sidecar and user
+        found. A key missing from the ring, or a different key under the same id, is found
+        before the app serves anything.
         """
-        from ..domain.keys import PROJECT_INDEX, sidecar
-
-        candidates = [PROJECT_INDEX, *(sidecar(p) for p in sorted(self.selector.projects))]
-        for prefix in ("projects/", "users/"):
+        candidates = list(self.selector.sample_keys())
+        for prefix in self.selector.sample_prefixes():
             async for info in self.inner.list(prefix):
                 candidates.append(info.key)
                 break

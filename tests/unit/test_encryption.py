@@ -109,6 +109,26 @@ def test_selector() -> None:
         Selector.parse("all,secret")
 
 
+@pytest.mark.parametrize(
+    "key, covered",
+    [
+        ("tombstones/secret.json", False),  # deleted files' names: never covered by a project
+        ("projects/secret/x.json", False),
+        ("tokens/secret.json", False),
+        ("audit/events/000000000001.json", False),
+    ],
+)
+def test_selector_covers_only_a_projects_files_and_sidecar(key: str, covered: bool) -> None:
+    assert Selector.parse("secret").covers(key) is covered
+    assert Selector.parse("all").covers(key)
+
+
+def test_selector_samples_the_index_the_named_sidecars_and_a_user() -> None:
+    some = Selector.parse("b,a")
+    assert some.sample_keys() == ["index/projects.json", "projects/a.json", "projects/b.json"]
+    assert some.sample_prefixes() == ["projects/", "users/"]
+
+
 # -- the format ----------------------------------------------------------------------------------
 
 
