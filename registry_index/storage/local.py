@@ -11,12 +11,14 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiofiles
 from anyio import to_thread
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
 from .capabilities import ConditionalReach
+from .schemes import local_path
 
 _CHUNK = 256 * 1024
 _INTERNAL = (".tmp", ".locks")
@@ -229,3 +231,11 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+
+def open_url(url: str, **options: Any) -> LocalStorage:
+    """The ``file`` entry point: a bare path or ``file:///PATH``; takes no options."""
+    path = local_path(url)
+    if path is None:
+        raise ValueError(f"--storage {url}: not a directory path or file: URL")
+    return LocalStorage(path)

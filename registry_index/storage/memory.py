@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 
@@ -82,3 +83,10 @@ class MemoryStorage:
 
     async def close(self) -> None:
         return None
+
+
+def open_url(url: str, **options: Any) -> MemoryStorage:
+    """The ``memory`` entry point: ``memory:``, a new empty store each time; takes no options."""
+    if url.lower() not in ("memory:", "memory://"):
+        raise ValueError(f"--storage {url}: write memory: (a throwaway store takes no name)")
+    return MemoryStorage()

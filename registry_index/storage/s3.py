@@ -64,11 +64,36 @@ def _translate(key: str) -> Iterator[None]:
 
 def parse_url(url: str) -> tuple[str, str]:
     """``s3://BUCKET[/PREFIX]`` → (bucket, prefix without slashes at the ends)."""
-    rest = url.removeprefix("s3://")
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() != "s3" or not sep:
+        raise ValueError(f"--storage {url}: write s3://BUCKET or s3://BUCKET/PREFIX")
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise ValueError(f"--storage {url}: name a bucket, as in s3://BUCKET or s3://BUCKET/PREFIX")
     return bucket, prefix.strip("/")
+
+
+def open_url(
+    url: str,
+    *,
+    s3_public_endpoint: str | None = None,
+    s3_sse: str = "",
+    s3_sse_kms_key_id: str = "",
+    s3_sse_c_keys: Sequence[tuple[str, bytes]] = (),
+    **options: Any,
+) -> S3Storage:
+    """The ``s3`` entry point: ``s3://BUCKET[/PREFIX]`` with the ``--s3-*`` settings.
+
+    ``s3_sse_c_keys`` is the ring of SSE-C keys (see S3Storage); options of other backends
+    are ignored.
+    """
+    return S3Storage.from_url(
+        url,
+        public_endpoint=s3_public_endpoint or None,
+        sse=s3_sse,
+        sse_kms_key_id=s3_sse_kms_key_id,
+        sse_c_keys=s3_sse_c_keys,
+    )
 
 
 class S3Storage:
