@@ -143,3 +143,25 @@ async def test_s3_missing_bucket_is_a_clear_storage_error() -> None:
         assert not isinstance(info.value, ObjectNotFound)
         with pytest.raises(StorageError, match="bucket does not exist"):
             await store.put("k", b"x", create_only=True)
+
+
+class IgnoresCreateOnly(MemoryStorage):
+    """A store that forwards conditions to a server that ignores If-None-Match."""
+
+    async def put(
+        self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
+    ) -> str:
+        return await super().put(key, data, if_match=if_match)
+
+
+async def test_the_contract_runner_names_what_a_backend_breaks(tmp_path: Path) -> None:
+    async def empty_store() -> Storage:
+        return IgnoresCreateOnly()
+
+    failures = await contract.run(empty_store, tmp_path)
+    assert [f.split(":")[0] for f in failures] == [
+        "create_only_refuses_existing",
+        "large_streamed_object_and_ranges",  # its second put_file is create-only too
+        "start_up_probe_passes",
+    ]
+    assert "a second create-only put did not raise ObjectConflict" in failures[0]
