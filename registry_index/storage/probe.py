@@ -7,7 +7,7 @@ import secrets
 
 from .base import ObjectConflict, Storage
 
-PROBE_PREFIX = "_probe/"  # scratch objects of this check; rekey and fsck leave them alone
+PROBE_PREFIX = "_probe/"  # scratch objects of this check; rekey skips them
 
 
 async def conditional_write_problems(storage: Storage) -> list[str]:
