@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from .domain import keys
 from .domain.model import ProjectIndex, SidecarError, from_json
-from .storage import ObjectNotFound, Storage
-from .storage.encrypted import DecryptionError
+from .storage import DecryptionError, ObjectNotFound, Storage
+from .storage.capabilities import SupportsStaleUploadCleanup
 
 Progress = Callable[[int, int, str], None]
 
@@ -111,9 +111,8 @@ async def fsck(
             report.removed.append(info.key)
 
     await _check_index(storage, names, hidden, repair, report)
-    abort = getattr(storage, "abort_stale_uploads", None)
-    if repair and abort is not None:
-        await abort(min_orphan_age)
+    if repair and isinstance(storage, SupportsStaleUploadCleanup):
+        await storage.abort_stale_uploads(min_orphan_age)
     return report
 
 

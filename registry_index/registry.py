@@ -40,6 +40,7 @@ from .services.search import Search
 from .services.security import Security
 from .services.verification import Verification
 from .storage import ObjectNotFound, Storage
+from .storage.capabilities import SupportsHealthCheck
 from .upload.inspect import Upload
 from .validation import ArchiveLimits, Validator
 
@@ -98,9 +99,8 @@ class Registry:
 
     async def check_store(self) -> None:
         """One direct round trip to the store, bypassing every cache (readiness probes)."""
-        check = getattr(self.storage, "check", None)
-        if check is not None:
-            await check()
+        if isinstance(self.storage, SupportsHealthCheck):
+            await self.storage.check()
         with contextlib.suppress(ObjectNotFound):
             await self.storage.head(keys.PROJECT_INDEX)
 

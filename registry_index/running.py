@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .storage.schemes import local_path
+
 
 @dataclass(frozen=True, slots=True)
 class Announcement:
@@ -32,9 +34,8 @@ def state_dir() -> Path:
 
 def absolute_storage(storage: str) -> str:
     """A store as another working directory must name it."""
-    if storage.startswith(("s3://", "memory:")):
-        return storage
-    return str(Path(storage).resolve())
+    path = local_path(storage)
+    return storage if path is None else str(path.resolve())
 
 
 @contextlib.contextmanager

@@ -61,7 +61,7 @@ class Settings:
 
     # name → (parser, help) for env vars and flags alike; the README table is made from this.
     HELP = {
-        "storage": "where packages live: a directory path, or memory: for a throwaway store",
+        "storage": "where packages live: a directory path, s3://BUCKET[/PREFIX], memory: for a throwaway store, or a plugin's SCHEME://...",
         "host": "address to listen on",
         "port": "port to listen on",
         "workers": "uvicorn worker processes",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..encryption import EncryptedStorage, describe_key_ids, generate_key_line
 from ..registry import Registry
-from ..storage.encrypted import EncryptedStorage, describe_key_ids, generate_key_line
 from .common import Subparsers, admin, progress
 
 

@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 from ..encryption import check_settings as check_encryption_settings
 from ..encryption import open_store, startup_problem
 from ..running import announced
 from ..settings import PREFIX, Settings
+from ..storage.schemes import local_path, storage_scheme
 from .common import Subparsers, settings_from_args
 
 
@@ -43,7 +43,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 async def _encryption_problem(settings: Settings) -> str | None:
-    if settings.storage == "memory:":
+    if storage_scheme(settings.storage) == "memory":
         return None
     store = open_store(settings)
     try:
@@ -62,8 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Worker processes rebuild the settings from the environment.
     for name in Settings.HELP:
         os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
-    if not settings.storage.startswith(("memory:", "s3://")):
-        Path(settings.storage).mkdir(parents=True, exist_ok=True)
+    if (path := local_path(settings.storage)) is not None:
+        path.mkdir(parents=True, exist_ok=True)
     with announced(f"http://{settings.host}:{settings.port}", settings.storage):
         _run_uvicorn(settings)
     return 0

@@ -18,8 +18,15 @@ from ..domain.model import FileEntry, Project
 from ..domain.repository import ProjectRepository
 from ..errors import NotFound
 from ..names import is_valid_name, normalize
-from ..storage import ObjectConflict, ObjectNotFound, Storage, StorageError
-from ..storage.encrypted import DecryptionError, PresignUnavailable
+from ..storage import (
+    DecryptionError,
+    ObjectConflict,
+    ObjectNotFound,
+    PresignUnavailable,
+    Storage,
+    StorageError,
+)
+from ..storage.capabilities import SupportsPresign
 
 log = logging.getLogger("registry_index")
 
@@ -81,11 +88,10 @@ class Artifacts:
     async def presigned_url(self, project: str, entry: FileEntry, expires: int) -> str | None:
         """A short-lived URL to the bytes, or None where the store cannot give one (or they
         are encrypted at rest, so only this app can decrypt them)."""
-        presign = getattr(self._storage, "presigned_url", None)
-        if presign is None:
+        if not isinstance(self._storage, SupportsPresign):
             return None
         try:
-            return str(await presign(self.key(project, entry), expires))
+            return await self._storage.presigned_url(self.key(project, entry), expires)
         except PresignUnavailable:
             return None
 

@@ -1,30 +1,38 @@
-"""Storage backends behind one protocol; ``open_storage`` picks one from ``--storage``."""
+"""Storage backends behind one protocol; ``open_storage`` picks one from ``--storage``.
+
+The optional features a backend may add are in ``capabilities``; the behaviour every
+backend must show, as checks a third-party backend's tests can run, is in ``contract``.
+"""
 
 from __future__ import annotations
 
-from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, Storage, StorageError
+from .base import (
+    Blob,
+    DecryptionError,
+    ObjectConflict,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignUnavailable,
+    Storage,
+    StorageError,
+)
 from .local import LocalStorage
 from .memory import MemoryStorage
+from .schemes import StorageSchemeError, local_path, open_storage, storage_scheme
 
 __all__ = [
     "Blob",
+    "DecryptionError",
     "LocalStorage",
     "MemoryStorage",
     "ObjectConflict",
     "ObjectInfo",
     "ObjectNotFound",
+    "PresignUnavailable",
     "Storage",
     "StorageError",
+    "StorageSchemeError",
+    "local_path",
     "open_storage",
+    "storage_scheme",
 ]
-
-
-def open_storage(spec: str, *, s3_public_endpoint: str | None = None) -> Storage:
-    """``s3://BUCKET[/PREFIX]``, ``memory:`` for a throwaway store, or a local directory."""
-    if spec == "memory:":
-        return MemoryStorage()
-    if spec.startswith("s3://"):
-        from .s3 import S3Storage  # boto3 is imported only when S3 is used
-
-        return S3Storage.from_url(spec, public_endpoint=s3_public_endpoint or None)
-    return LocalStorage(spec)

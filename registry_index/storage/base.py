@@ -32,6 +32,26 @@ class ObjectConflict(StorageError):
         return f"conditional write to {self.key!r} lost"
 
 
+class DecryptionError(StorageError):
+    """An object is encrypted but cannot be opened: tampered, or a wrong or missing key.
+
+    Raised by the encryption wrapper and by S3 with SSE-C, hence here and not in encryption.
+    A StorageError, so the app answers 503 and never serves the bytes.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(key, reason)
+        self.key = key
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot decrypt {self.key!r}: {self.reason}"
+
+
+class PresignUnavailable(StorageError):
+    """This object cannot be fetched from a presigned URL (it is encrypted); proxy it instead."""
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str

@@ -11,11 +11,14 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiofiles
 from anyio import to_thread
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
+from .capabilities import ConditionalReach
+from .schemes import local_path
 
 _CHUNK = 256 * 1024
 _INTERNAL = (".tmp", ".locks")
@@ -27,6 +30,9 @@ def _etag(st: os.stat_result) -> str:
 
 
 class LocalStorage:
+    # link() and a per-key flock: atomic between the processes of one host (docs/storage.md).
+    conditional_writes: ConditionalReach = "host"
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
         self._tmp = self.root / ".tmp"
@@ -225,3 +231,11 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+
+def open_url(url: str, **options: Any) -> LocalStorage:
+    """The ``file`` entry point: a bare path or ``file:///PATH``; takes no options."""
+    path = local_path(url)
+    if path is None:
+        raise ValueError(f"--storage {url}: not a directory path or file: URL")
+    return LocalStorage(path)

@@ -7,15 +7,20 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 
 from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound
+from .capabilities import ConditionalReach
 
 _counter = itertools.count()
 
 
 class MemoryStorage:
+    # Check and write run with no await between them, on one event loop: atomic for its tasks.
+    conditional_writes: ConditionalReach = "process"
+
     def __init__(self) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
         self._modified: dict[str, float] = {}
@@ -78,3 +83,10 @@ class MemoryStorage:
 
     async def close(self) -> None:
         return None
+
+
+def open_url(url: str, **options: Any) -> MemoryStorage:
+    """The ``memory`` entry point: ``memory:``, a new empty store each time; takes no options."""
+    if url.lower() not in ("memory:", "memory://"):
+        raise ValueError(f"--storage {url}: write memory: (a throwaway store takes no name)")
+    return MemoryStorage()

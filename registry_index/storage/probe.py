@@ -7,10 +7,12 @@ import secrets
 
 from .base import ObjectConflict, Storage
 
+PROBE_PREFIX = "_probe/"  # scratch objects of this check; rekey skips them
+
 
 async def conditional_write_problems(storage: Storage) -> list[str]:
     """What the store failed to refuse; empty when both create-only and If-Match hold."""
-    key = f"_probe/{secrets.token_hex(8)}"
+    key = f"{PROBE_PREFIX}{secrets.token_hex(8)}"
     problems: list[str] = []
     try:
         etag = await storage.put(key, b"1", create_only=True)

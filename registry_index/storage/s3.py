@@ -19,8 +19,16 @@ from anyio import CapacityLimiter, to_thread
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Blob, ObjectConflict, ObjectInfo, ObjectNotFound, StorageError
-from .encrypted import DecryptionError, PresignUnavailable
+from .base import (
+    Blob,
+    DecryptionError,
+    ObjectConflict,
+    ObjectInfo,
+    ObjectNotFound,
+    PresignUnavailable,
+    StorageError,
+)
+from .s3_sse import ServerSideEncryption
 
 T = TypeVar("T")
 
@@ -28,7 +36,6 @@ PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB keeps memory fl
 _CHUNK = 256 * 1024
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-SSE_MODES = ("", "sse-s3", "sse-kms", "sse-c")
 
 
 def _status(exc: ClientError) -> str:
@@ -57,11 +64,36 @@ def _translate(key: str) -> Iterator[None]:
 
 def parse_url(url: str) -> tuple[str, str]:
     """``s3://BUCKET[/PREFIX]`` → (bucket, prefix without slashes at the ends)."""
-    rest = url.removeprefix("s3://")
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() != "s3" or not sep:
+        raise ValueError(f"--storage {url}: write s3://BUCKET or s3://BUCKET/PREFIX")
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise ValueError(f"--storage {url}: name a bucket, as in s3://BUCKET or s3://BUCKET/PREFIX")
     return bucket, prefix.strip("/")
+
+
+def open_url(
+    url: str,
+    *,
+    s3_public_endpoint: str | None = None,
+    s3_sse: str = "",
+    s3_sse_kms_key_id: str = "",
+    s3_sse_c_keys: Sequence[tuple[str, bytes]] = (),
+    **options: Any,
+) -> S3Storage:
+    """The ``s3`` entry point: ``s3://BUCKET[/PREFIX]`` with the ``--s3-*`` settings.
+
+    ``s3_sse_c_keys`` is the ring of SSE-C keys (see S3Storage); options of other backends
+    are ignored.
+    """
+    return S3Storage.from_url(
+        url,
+        public_endpoint=s3_public_endpoint or None,
+        sse=s3_sse,
+        sse_kms_key_id=s3_sse_kms_key_id,
+        sse_c_keys=s3_sse_c_keys,
+    )
 
 
 class S3Storage:
@@ -81,17 +113,9 @@ class S3Storage:
         """``sse``: server-side encryption of every write: ``sse-s3`` (the provider's keys),
         ``sse-kms`` (optionally with ``sse_kms_key_id``), or ``sse-c`` with ``sse_c_keys``, a
         ring of (id, 32-byte key), oldest first: the newest seals writes, reads try each."""
-        if sse not in SSE_MODES:
-            raise ValueError(f"--s3-sse: expected one of sse-s3, sse-kms, sse-c, got {sse!r}")
-        if sse == "sse-c" and not sse_c_keys:
-            raise ValueError(
-                "--s3-sse sse-c needs keys: set --encryption-keys or REGISTRY_INDEX_ENCRYPTION_KEYS"
-            )
-        if sse_kms_key_id and sse != "sse-kms":
-            raise ValueError("--s3-sse-kms-key-id needs --s3-sse sse-kms")
+        self._sse = ServerSideEncryption(sse, sse_kms_key_id, sse_c_keys)
         self.sse = sse
         self.sse_kms_key_id = sse_kms_key_id
-        self._sse_c_keys = list(sse_c_keys)
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.part_size = part_size
@@ -134,32 +158,12 @@ class S3Storage:
 
     # -- server-side encryption ------------------------------------------------------------
 
-    def _sse_c(self, key: bytes) -> dict[str, Any]:
-        return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}  # boto3 adds the MD5
-
-    def _write_sse(self) -> dict[str, Any]:
-        """For PutObject and CreateMultipartUpload."""
-        if self.sse == "sse-s3":
-            return {"ServerSideEncryption": "AES256"}
-        if self.sse == "sse-kms":
-            kms: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
-            if self.sse_kms_key_id:
-                kms["SSEKMSKeyId"] = self.sse_kms_key_id
-            return kms
-        if self.sse == "sse-c":
-            return self._sse_c(self._sse_c_keys[-1][1])
-        return {}
-
-    def _part_sse(self) -> dict[str, Any]:
-        """For UploadPart and CompleteMultipartUpload: only SSE-C repeats its key there."""
-        return self._sse_c(self._sse_c_keys[-1][1]) if self.sse == "sse-c" else {}
-
     def _read(self, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
         """A GET or HEAD; with SSE-C, tried with each key of the ring, newest first, then with
         none (an object written before SSE-C was switched on)."""
         if self.sse != "sse-c":
             return fn(**kwargs)
-        attempts = [self._sse_c(k) for _, k in reversed(self._sse_c_keys)] + [{}]
+        attempts = self._sse.read_attempts()
         for n, extra in enumerate(attempts):
             try:
                 return fn(**kwargs, **extra)
@@ -168,7 +172,7 @@ class S3Storage:
                 if _status(exc) not in ("400", "403"):
                     raise
                 if n + 1 == len(attempts):
-                    ids = ", ".join(i for i, _ in self._sse_c_keys)
+                    ids = ", ".join(self._sse.key_ids)
                     raise DecryptionError(
                         key,
                         f"SSE-C: no key in the key ring ({ids}) opens it; "
@@ -180,7 +184,7 @@ class S3Storage:
         """Whether the object is stored with today's --s3-sse (for rekey)."""
         full = self._key(key)
         if self.sse == "sse-c":
-            newest = self._sse_c(self._sse_c_keys[-1][1])
+            newest = self._sse.write_params()
             try:
                 resp = await self._run(
                     key, lambda: self.client.head_object(Bucket=self.bucket, Key=full, **newest)
@@ -193,7 +197,7 @@ class S3Storage:
             return bool(resp.get("SSECustomerAlgorithm") == "AES256")
         if self.sse in ("sse-s3", "sse-kms"):
             resp = await self._run(key, lambda: self.client.head_object(Bucket=self.bucket, Key=full))
-            return bool(resp.get("ServerSideEncryption") == self._write_sse()["ServerSideEncryption"])
+            return bool(resp.get("ServerSideEncryption") == self._sse.write_params()["ServerSideEncryption"])
         return True
 
     async def _run(self, key: str, fn: Callable[..., T], *args: Any) -> T:
@@ -270,7 +274,7 @@ class S3Storage:
     async def put(
         self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
     ) -> str:
-        cond = {**self._conditions(create_only, if_match), **self._write_sse()}
+        cond = {**self._conditions(create_only, if_match), **self._sse.write_params()}
         try:
             resp = await self._run(
                 key,
@@ -285,7 +289,7 @@ class S3Storage:
         size = path.stat().st_size
         cond = self._conditions(create_only, None)
         full = self._key(key)
-        sse, part_sse = self._write_sse(), self._part_sse()
+        sse, part_sse = self._sse.write_params(), self._sse.part_params()
         if size <= self.part_size:
             with open(path, "rb") as fh:
                 resp = self.client.put_object(Bucket=self.bucket, Key=full, Body=fh, **cond, **sse)

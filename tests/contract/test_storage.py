@@ -1,10 +1,13 @@
-"""The storage contract, run against every backend: the guarantees the rest relies on."""
+"""The storage contract (registry_index/storage/contract.py), run against every backend.
+
+Below it, what only one backend promises: the local store's safety across processes and
+its refusal of unsafe keys, S3's message for a missing bucket.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,14 +15,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from registry_index.encryption import EncryptedStorage, Keyring, Selector
 from registry_index.storage import (
     LocalStorage,
     MemoryStorage,
     ObjectConflict,
     ObjectNotFound,
     Storage,
+    contract,
 )
-from registry_index.storage.encrypted import EncryptedStorage, Keyring, Selector
 from registry_index.storage.s3 import S3Storage
 from tests.conftest import new_bucket
 from tests.support.s3 import S3Server
@@ -64,98 +68,9 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await store.close()
 
 
-async def _read_all(storage: Storage, key: str, start: int = 0, end: int | None = None) -> bytes:
-    return b"".join([chunk async for chunk in storage.stream(key, start, end)])
-
-
-async def test_round_trip_and_head(storage: Storage) -> None:
-    etag = await storage.put("a/b.json", b"hello")
-    blob = await storage.get("a/b.json")
-    assert blob.data == b"hello" and blob.etag == etag
-    info = await storage.head("a/b.json")
-    assert info.size == 5 and info.etag == etag
-
-
-async def test_missing_key(storage: Storage) -> None:
-    with pytest.raises(ObjectNotFound):
-        await storage.get("nope")
-    with pytest.raises(ObjectNotFound):
-        await storage.head("nope")
-    with pytest.raises(ObjectNotFound):
-        await _read_all(storage, "nope")
-    await storage.delete("nope")  # deleting a missing key is fine
-
-
-async def test_create_only_refuses_existing(storage: Storage) -> None:
-    await storage.put("k", b"one", create_only=True)
-    with pytest.raises(ObjectConflict):
-        await storage.put("k", b"two", create_only=True)
-    assert (await storage.get("k")).data == b"one"
-
-
-async def test_compare_and_swap(storage: Storage) -> None:
-    first = await storage.put("side.json", b"v1")
-    second = await storage.put("side.json", b"v2", if_match=first)
-    assert second != first
-    with pytest.raises(ObjectConflict):
-        await storage.put("side.json", b"v3", if_match=first)  # stale ETag loses
-    assert (await storage.get("side.json")).data == b"v2"
-    with pytest.raises(ObjectConflict):
-        await storage.put("absent.json", b"x", if_match=first)
-
-
-async def test_conditional_get(storage: Storage) -> None:
-    etag = await storage.put("c", b"v1")
-    assert await storage.get_if_changed("c", etag) is None
-    new = await storage.put("c", b"v2")
-    changed = await storage.get_if_changed("c", etag)
-    assert changed is not None and changed.data == b"v2" and changed.etag == new
-
-
-async def test_list_by_prefix(storage: Storage) -> None:
-    for key in ("files/a/1", "files/a/2", "files/b/1", "projects/a.json"):
-        await storage.put(key, key.encode())
-    keys = [info.key async for info in storage.list("files/a/")]
-    assert keys == ["files/a/1", "files/a/2"]
-    assert [i.key async for i in storage.list("projects/")] == ["projects/a.json"]
-    assert len([i async for i in storage.list("")]) == 4
-
-
-async def test_delete(storage: Storage) -> None:
-    await storage.put("files/x/y", b"1")
-    await storage.delete("files/x/y")
-    with pytest.raises(ObjectNotFound):
-        await storage.head("files/x/y")
-    assert [i async for i in storage.list("files/")] == []
-
-
-async def test_large_streamed_object_and_ranges(storage: Storage, tmp_path: Path) -> None:
-    data = os.urandom(6 * 1024 * 1024 + 123)  # over one S3 part, several stream chunks
-    src = tmp_path / "big.bin"
-    src.write_bytes(data)
-    info = await storage.put_file("files/big.bin", src, create_only=True)
-    assert info.size == len(data)
-    assert await _read_all(storage, "files/big.bin") == data
-    assert await _read_all(storage, "files/big.bin", 10, 20) == data[10:20]
-    assert await _read_all(storage, "files/big.bin", len(data) - 5) == data[-5:]
-    with pytest.raises(ObjectConflict):
-        await storage.put_file("files/big.bin", src, create_only=True)
-
-
-async def test_concurrent_cas_loses_no_update(storage: Storage) -> None:
-    await storage.put("counter", b"0")
-
-    async def increment() -> None:
-        while True:
-            blob = await storage.get("counter")
-            try:
-                await storage.put("counter", str(int(blob.data) + 1).encode(), if_match=blob.etag)
-                return
-            except ObjectConflict:
-                await asyncio.sleep(0)
-
-    await asyncio.gather(*(increment() for _ in range(50)))
-    assert (await storage.get("counter")).data == b"50"
+@pytest.mark.parametrize("check", contract.CHECKS)
+async def test_contract(storage: Storage, tmp_path: Path, check: str) -> None:
+    await contract.CHECKS[check](storage, tmp_path)
 
 
 @pytest.mark.parametrize("key", ["", "/abs", "a/../b", ".tmp/x", "a//b"])
@@ -228,3 +143,25 @@ async def test_s3_missing_bucket_is_a_clear_storage_error() -> None:
         assert not isinstance(info.value, ObjectNotFound)
         with pytest.raises(StorageError, match="bucket does not exist"):
             await store.put("k", b"x", create_only=True)
+
+
+class IgnoresCreateOnly(MemoryStorage):
+    """A store that forwards conditions to a server that ignores If-None-Match."""
+
+    async def put(
+        self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
+    ) -> str:
+        return await super().put(key, data, if_match=if_match)
+
+
+async def test_the_contract_runner_names_what_a_backend_breaks(tmp_path: Path) -> None:
+    async def empty_store() -> Storage:
+        return IgnoresCreateOnly()
+
+    failures = await contract.run(empty_store, tmp_path)
+    assert [f.split(":")[0] for f in failures] == [
+        "create_only_refuses_existing",
+        "large_streamed_object_and_ranges",  # its second put_file is create-only too
+        "start_up_probe_passes",
+    ]
+    assert "a second create-only put did not raise ObjectConflict" in failures[0]

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from registry_index.storage.encrypted import MAGIC, Keyring, generate_key_line, parse_header
+from registry_index.encryption import MAGIC, Keyring, generate_key_line, parse_header
 from registry_index.testing import WheelSpec, build_sdist, build_wheel
 from tests.conftest import BACKENDS, BIN, Account, Index, new_bucket
 from tests.support.clients import client_env

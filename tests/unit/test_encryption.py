@@ -13,23 +13,31 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from registry_index.encryption import check_settings, load_keyring, open_store, startup_problem
-from registry_index.settings import Settings, SettingsError
-from registry_index.storage import LocalStorage, MemoryStorage, ObjectConflict, StorageError
-from registry_index.storage import encrypted as enc
-from registry_index.storage.encrypted import (
+from registry_index.encryption import (
     MAGIC,
-    DecryptionError,
     EncryptedStorage,
     Keyring,
     KeyringError,
     MissingKeyError,
-    PresignUnavailable,
     Selector,
+    check_settings,
     generate_key_line,
+    load_keyring,
     open_bytes,
+    open_store,
     parse_header,
     seal_bytes,
+    startup_problem,
+)
+from registry_index.encryption import rekey as enc
+from registry_index.settings import Settings, SettingsError
+from registry_index.storage import (
+    DecryptionError,
+    LocalStorage,
+    MemoryStorage,
+    ObjectConflict,
+    PresignUnavailable,
+    StorageError,
 )
 from registry_index.storage.s3 import S3Storage
 
@@ -99,6 +107,26 @@ def test_selector() -> None:
     assert not Selector.parse("") and not Selector.parse(" , ")
     with pytest.raises(ValueError):
         Selector.parse("all,secret")
+
+
+@pytest.mark.parametrize(
+    "key, covered",
+    [
+        ("tombstones/secret.json", False),  # deleted files' names: never covered by a project
+        ("projects/secret/x.json", False),
+        ("tokens/secret.json", False),
+        ("audit/events/000000000001.json", False),
+    ],
+)
+def test_selector_covers_only_a_projects_files_and_sidecar(key: str, covered: bool) -> None:
+    assert Selector.parse("secret").covers(key) is covered
+    assert Selector.parse("all").covers(key)
+
+
+def test_selector_samples_the_index_the_named_sidecars_and_a_user() -> None:
+    some = Selector.parse("b,a")
+    assert some.sample_keys() == ["index/projects.json", "projects/a.json", "projects/b.json"]
+    assert some.sample_prefixes() == ["projects/", "users/"]
 
 
 # -- the format ----------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .settings import PREFIX, Settings, SettingsError
-from .storage import Storage, open_storage
-from .storage.encrypted import EncryptedStorage, Keyring, KeyringError, Selector
+from ..settings import PREFIX, Settings, SettingsError
+from ..storage import Storage, open_storage, storage_scheme
+from .keyring import Keyring, KeyringError
+from .selector import Selector
+from .storage import EncryptedStorage
 
 ENV_KEYS = PREFIX + "ENCRYPTION_KEYS"
 SSE_C_PURPOSE = b"registry-index s3 sse-c v1"
@@ -49,7 +51,7 @@ def check_settings(settings: Settings, environ: Mapping[str, str] | None = None)
         raise SettingsError(str(exc)) from None
     if selector and not len(keyring):
         raise SettingsError(f"--encrypt {settings.encrypt} needs keys: {_HOW}")
-    if settings.s3_sse and not settings.storage.startswith("s3://"):
+    if settings.s3_sse and storage_scheme(settings.storage) != "s3":
         raise SettingsError(f"--s3-sse {settings.s3_sse} needs an s3:// store, not {settings.storage}")
     if settings.s3_sse == "sse-c" and not len(keyring):
         raise SettingsError(f"--s3-sse sse-c needs keys: {_HOW}")
@@ -65,19 +67,13 @@ def open_store(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     server started without its keys fails (503, or at start-up) rather than serve ciphertext.
     """
     keyring, selector = check_settings(settings, environ)
-    inner: Storage
-    if settings.storage.startswith("s3://") and settings.s3_sse:
-        from .storage.s3 import S3Storage
-
-        inner = S3Storage.from_url(
-            settings.storage,
-            public_endpoint=settings.s3_public_endpoint or None,
-            sse=settings.s3_sse,
-            sse_kms_key_id=settings.s3_sse_kms_key_id,
-            sse_c_keys=keyring.derive(SSE_C_PURPOSE) if settings.s3_sse == "sse-c" else (),
-        )
-    else:
-        inner = open_storage(settings.storage, s3_public_endpoint=settings.s3_public_endpoint)
+    inner = open_storage(
+        settings.storage,
+        s3_public_endpoint=settings.s3_public_endpoint,
+        s3_sse=settings.s3_sse,
+        s3_sse_kms_key_id=settings.s3_sse_kms_key_id,
+        s3_sse_c_keys=keyring.derive(SSE_C_PURPOSE) if settings.s3_sse == "sse-c" else (),
+    )
     return EncryptedStorage(inner, keyring, selector)
 
 
