@@ -103,10 +103,7 @@ class Listed:
     project: Project
     entry: FileEntry
     metadata: bool  # the URL names the file's PEP 658 metadata, not the file
-
-    @property
-    def label(self) -> str:
-        return f"{self.project.normalized}/{self.entry.filename}{'.metadata' if self.metadata else ''}"
+    key: str  # the object it names, for the operator's log
 
 
 class Downloads:
@@ -131,16 +128,17 @@ class Downloads:
             or (is_metadata and entry.core_metadata_sha256 is None)
         ):
             raise NotFound(f"No file {filename!r} here.")
-        return Listed(found, entry, is_metadata)
+        key = keys.artifact(found.normalized, entry.sha256, entry.filename)
+        return Listed(found, entry, is_metadata, keys.core_metadata(key) if is_metadata else key)
 
     async def metadata(self, listed: Listed) -> bytes:
         try:
             data = await self._artifacts.core_metadata(listed.project.normalized, listed.entry)
         except DecryptionError as exc:
-            log.error("refusing to serve %s: %s", listed.label, exc)
+            log.error("refusing to serve %s: %s", listed.key, exc)
             raise  # a StorageError: 503, never the stored bytes
         if data is None:
-            log.error("listed metadata %s has no object; run registry-index fsck", listed.label)
+            log.error("listed metadata %s has no object; run registry-index fsck", listed.key)
             raise NotFound(f"No file {listed.entry.filename + '.metadata'!r} here.")
         return data
 
@@ -156,12 +154,12 @@ class Downloads:
         except StopAsyncIteration:
             first = b""
         except ObjectNotFound:
-            log.error("listed file %s has no object; run registry-index fsck", listed.label)
+            log.error("listed file %s has no object; run registry-index fsck", listed.key)
             raise NotFound(f"No file {listed.entry.filename!r} here.") from None
         except DecryptionError as exc:
-            log.error("refusing to serve %s: %s", listed.label, exc)
+            log.error("refusing to serve %s: %s", listed.key, exc)
             raise  # a StorageError: 503, never the stored bytes
-        return _chain(first, body, listed.label)
+        return _chain(first, body, listed.key)
 
     async def stream(self, project: str, filename: str) -> AsyncIterator[bytes]:
         """The bytes of a listed file by name (library users)."""
@@ -175,7 +173,7 @@ class Downloads:
             yield chunk
 
 
-async def _chain(first: bytes, rest: AsyncIterator[bytes], label: str) -> AsyncIterator[bytes]:
+async def _chain(first: bytes, rest: AsyncIterator[bytes], key: str) -> AsyncIterator[bytes]:
     yield first
     try:
         async for chunk in rest:
@@ -183,5 +181,5 @@ async def _chain(first: bytes, rest: AsyncIterator[bytes], label: str) -> AsyncI
     except DecryptionError as exc:
         # The status line is out: the connection is cut short, so the client sees a failed
         # download; no byte of the chunk that failed authentication was sent.
-        log.error("stopped serving %s: %s", label, exc)
+        log.error("stopped serving %s: %s", key, exc)
         raise
