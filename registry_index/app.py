@@ -25,14 +25,18 @@ from .api.search import routes as search_routes
 from .api.security import routes as security_routes
 from .api.simple import routes as simple_routes
 from .api.upload import routes as upload_routes
+from .api.upstream import routes as upstream_routes
 from .api.urls import slash_redirects
 from .encryption import open_store, startup_problem
 from .names import normalize
 from .registry import Registry
 from .security.policy import VulnPolicy
+from .services.proxy import Proxy
 from .settings import Settings
-from .storage import StorageError
+from .storage import Storage, StorageError
 from .storage.probe import conditional_write_problems
+from .upstream.client import HttpUpstreams
+from .upstream.config import parse_upstreams_env
 from .validation import ArchiveLimits, StrictValidator
 from .web.routes import routes as web_routes
 
@@ -59,8 +63,9 @@ def registry_from_settings(settings: Settings) -> Registry:
         max_total_size=settings.archive_max_size,
         max_ratio=settings.archive_max_ratio,
     )
+    store = open_store(settings)  # the store behind EncryptedStorage (docs/encryption.md)
     return Registry(
-        open_store(settings),  # the store behind EncryptedStorage (docs/encryption.md)
+        store,
         freshness=settings.freshness,
         stale_if_error=settings.stale_if_error,
         validator=StrictValidator(limits),
@@ -69,6 +74,21 @@ def registry_from_settings(settings: Settings) -> Registry:
             settings.vuln_policy,
             frozenset(normalize(p) for p in settings.vuln_policy_projects.split(",") if p.strip()),
         ),
+        proxy=proxy_from_settings(settings, store),
+    )
+
+
+def proxy_from_settings(settings: Settings, store: Storage) -> Proxy | None:
+    """The upstream proxy of ``--upstream``; None (nothing ever asked elsewhere) without one."""
+    upstreams = parse_upstreams_env(settings.upstreams)
+    if not upstreams:
+        return None
+    return Proxy(
+        store,
+        upstreams,
+        HttpUpstreams(upstreams, timeout=settings.upstream_timeout),
+        ttl=settings.upstream_ttl,
+        negative_ttl=settings.upstream_negative_ttl,
     )
 
 
@@ -106,6 +126,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         # Routes match in order: what pip and uv hit on every install comes first.
         *simple_routes,
         *file_routes,
+        *upstream_routes,
         *web_routes,  # GET / and the browsable pages; POST / stays the upload route
         Route("/healthz", healthz),
         Route("/readyz", readyz),

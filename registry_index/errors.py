@@ -58,3 +58,20 @@ class TooManyRequests(RegistryError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BadGateway(RegistryError):
+    """An upstream answered with something this index will not relay (altered bytes, a
+    malformed page)."""
+
+    status = 502
+
+
+class UpstreamUnavailable(RegistryError):
+    """An upstream could not be reached and nothing cached can stand in: retry shortly."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

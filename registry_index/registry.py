@@ -20,7 +20,7 @@ from .domain.model import FileEntry, Project, ProjectIndex
 from .domain.repository import ProjectRepository
 from .errors import NotFound
 from .jsonapi.build import files_of, latest_version, project_document
-from .names import canonical_version
+from .names import canonical_version, is_valid_name, normalize
 from .resolve.environment import Environment
 from .resolve.source import Resolution
 from .resolve.tree import DependencyTree
@@ -34,6 +34,7 @@ from .services.checks import UploadChecks
 from .services.files import Artifacts, Downloads
 from .services.listing import Listing
 from .services.projects import ProjectReads
+from .services.proxy import Proxy, Relayed, RelayedFile
 from .services.publishing import Publishing, PublishResult
 from .services.resolution import Resolutions
 from .services.search import Search
@@ -61,6 +62,7 @@ class Registry:
         vuln_policy: VulnPolicy | None = None,
         archive_limits: ArchiveLimits | None = None,
         isolate_inspection: bool = True,
+        proxy: Proxy | None = None,
     ) -> None:
         self.storage = storage
         self.meta = ProjectRepository(storage, freshness, stale_if_error)  # the project repository
@@ -84,6 +86,7 @@ class Registry:
         self.resolutions = Resolutions(self.projects, self.advisories)
         self.searching = Search(self.search_index, self.meta)
         self._listing = listing
+        self.proxy = proxy  # None: no --upstream, and no name is ever asked elsewhere
         self._checks = checks
 
     @property
@@ -95,6 +98,8 @@ class Registry:
         self.security.scanner = scanner
 
     async def close(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
         await self.storage.close()
 
     async def check_store(self) -> None:
@@ -134,6 +139,23 @@ class Registry:
         vulns = await self.vulnerabilities(found.normalized, found.releases[key].version)
         description = await self.description(found, files)
         return project_document(found, key, description, "", vulns, with_releases=version is None)
+
+    async def relayed_page(self, normalized: str) -> Relayed | None:
+        """An upstream's page for a name not hosted here (no sidecar: no files, reservation
+        or owner); None without upstreams, for a hosted name, or where no upstream has it."""
+        if self.proxy is None or (await self.projects.project_with_etag(normalized))[0] is not None:
+            return None
+        return await self.proxy.page(normalized)
+
+    async def relayed_file(
+        self, upstream: str, project: str, filename: str
+    ) -> tuple[Proxy, RelayedFile] | None:
+        """The relayed file a URL names, with the proxy that serves it; None as above."""
+        if self.proxy is None or not is_valid_name(project) or project != normalize(project):
+            return None
+        if (await self.projects.project_with_etag(project))[0] is not None:
+            return None  # hosted now: never relayed, never asked upstream
+        return self.proxy, await self.proxy.find_file(upstream, project, filename)
 
     def download(self, project: str, filename: str) -> AsyncIterator[bytes]:
         """The bytes of a listed file, streamed."""

@@ -58,6 +58,10 @@ class Settings:
     archive_max_size: int = 4 * 1024**3
     archive_max_ratio: float = 200.0
     log_level: str = "info"
+    upstreams: str = ""  # Simple API roots in priority order, comma-separated (--upstream, repeatable)
+    upstream_ttl: float = 600.0
+    upstream_negative_ttl: float = 60.0
+    upstream_timeout: float = 10.0
 
     # name → (parser, help) for env vars and flags alike; the README table is made from this.
     HELP = {
@@ -89,6 +93,11 @@ class Settings:
         "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
         "archive_max_ratio": "highest compression ratio of a large member (zip-bomb guard)",
         "log_level": "uvicorn log level",
+        "upstreams": "Simple API roots to relay names not hosted here from, first match wins "
+        "(REGISTRY_INDEX_UPSTREAMS is comma-separated; credentials from the environment or a netrc)",
+        "upstream_ttl": "seconds an upstream page is served from the cache before it is revalidated",
+        "upstream_negative_ttl": "seconds an upstream's 404 for a name is remembered",
+        "upstream_timeout": "seconds to wait for an upstream before serving the cached page (or a 503)",
     }
 
     @classmethod

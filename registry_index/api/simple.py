@@ -50,10 +50,19 @@ async def simple_project(request: Request) -> Response:
     if name != normalized:
         return redirect(request, request.url.path.replace(f"/{name}/", f"/{normalized}/"))
     project, etag = await ctx.registry.project_with_etag(normalized)
-    if project is None or etag is None:
-        raise NotFound(f"No project {name[:200]!r} on this index.")
     fmt = negotiate(request.headers.get("accept"), request.query_params.get("format"))
     root = request.scope.get("root_path", "")
+    if project is None or etag is None:
+        # Not hosted here (no files, reservation or owner): the only case an upstream is asked.
+        relayed = await ctx.registry.relayed_page(normalized)
+        if relayed is None:
+            raise NotFound(f"No project {name[:200]!r} on this index.")
+        page = ctx.pages.relayed(relayed.upstream.name, relayed.project, relayed.version, fmt, root)
+        wire = page.respond(request.headers.get("accept-encoding"), request.headers.get("if-none-match"))
+        origin = relayed.upstream.name + ("; stale" if relayed.stale else "")
+        return WireResponse(
+            Wire(wire.status, [*wire.headers, (b"x-registry-upstream", origin.encode())], wire.body)
+        )
     return _respond(request, ctx.pages.project(project, etag, fmt, root))
 
 

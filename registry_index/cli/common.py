@@ -49,6 +49,9 @@ def storage_options() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     flags = {k: getattr(args, k, None) for k in ("storage", *Settings.HELP)}
+    upstreams = flags.get("upstreams")
+    if isinstance(upstreams, list):  # --upstream is repeatable: priority order
+        flags["upstreams"] = ",".join(upstreams)
     return Settings.from_env().with_overrides(**flags)
 
 

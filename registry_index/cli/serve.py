@@ -39,6 +39,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
+    serve.add_argument(
+        "--upstream", dest="upstreams", action="append", metavar="URL", help=Settings.HELP["upstreams"]
+    )
+    serve.add_argument("--upstream-ttl", type=float, help=Settings.HELP["upstream_ttl"])
+    serve.add_argument("--upstream-negative-ttl", type=float, help=Settings.HELP["upstream_negative_ttl"])
+    serve.add_argument("--upstream-timeout", type=float, help=Settings.HELP["upstream_timeout"])
     serve.set_defaults(handler=_serve)
 
 

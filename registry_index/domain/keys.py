@@ -11,6 +11,7 @@ SIDECARS = "projects/"
 TOMBSTONES = "tombstones/"
 FILES = "files/"
 USERS = "users/"
+UPSTREAM = "upstream/"
 TOKENS = "tokens/"
 _JSON = ".json"
 
@@ -39,6 +40,17 @@ def user(name: str) -> str:
 
 def token(digest: str) -> str:
     return f"{TOKENS}{digest}{_JSON}"
+
+
+def upstream_page(upstream: str, project: str) -> str:
+    # An upstream's data lives under its own prefix: the same filename from two origins, or
+    # from an upstream and a hosted upload, can never share a key.
+    return f"{UPSTREAM}{upstream}/projects/{project}{_JSON}"
+
+
+def upstream_blob(upstream: str, sha256: str, filename: str) -> str:
+    # Content-addressed and create-only, like hosted files; written only after verification.
+    return f"{UPSTREAM}{upstream}/blobs/{sha256}/{filename}"
 
 
 def _json_leaf(key: str, prefix: str) -> str | None:

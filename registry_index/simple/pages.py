@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from starlette.types import Scope, Send
 
 from ..domain.model import Project, ProjectIndex
+from ..upstream.page import UpstreamProject
 from . import build, render
 from .negotiate import V1_JSON, Format, accepts_gzip
+from .relayed import build_relayed
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
@@ -118,6 +120,16 @@ class PageCache:
             doc = build.build_project(project, root)
             body = render.project_json(doc) if fmt == V1_JSON else render.project_html(doc)
             page = self._put(key, Page(body, self._etag(*key), fmt, project.serial))
+        return page
+
+    def relayed(self, upstream: str, project: UpstreamProject, version: str, fmt: Format, root: str) -> Page:
+        """An upstream's page, rendered like a hosted one, cached per version of its cache entry."""
+        key = (f"{upstream}/{project.normalized}", version, fmt, root)
+        page = self._get(key)
+        if page is None:
+            doc = build_relayed(upstream, project, root)
+            body = render.project_json(doc) if fmt == V1_JSON else render.project_html(doc)
+            page = self._put(key, Page(body, self._etag(*key), fmt, project.last_serial or 0))
         return page
 
     def index(self, index: ProjectIndex, etag: str, fmt: Format, root: str) -> Page:

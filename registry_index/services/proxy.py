@@ -1,0 +1,337 @@
+"""The upstream proxy: names not hosted here, relayed from the first upstream that has them.
+
+Routing (which names may be asked upstream at all) is the caller's: ``Registry`` asks this
+service only for names with no sidecar, i.e. never for a name that is hosted, reserved or
+owned here (``upstream.routing``). What is kept of an upstream lives under its own prefix:
+the page as the upstream sent it (``upstream/<u>/projects/<name>.json``, compare-and-swap,
+shared by every instance) and files verified against the page's sha256 before they are
+stored create-only (``upstream/<u>/blobs/<sha256>/<filename>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import anyio
+
+from ..domain import keys
+from ..errors import BadGateway, NotFound, UpstreamUnavailable
+from ..simple.relayed import core_metadata_sha256, relayable
+from ..storage import ObjectConflict, ObjectNotFound, Storage
+from ..storage.cached import CachedObjects
+from ..upstream.cache import CachedPage, CacheEntryError
+from ..upstream.client import Fetched, UpstreamError
+from ..upstream.config import Upstream
+from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
+
+log = logging.getLogger("registry_index")
+T = TypeVar("T")
+
+BUFFER_LIMIT = 32 * 1024**2  # files up to this size are verified before the first byte goes out
+_PARSED = 1024  # parsed upstream pages kept per process
+
+
+class UpstreamSource(Protocol):
+    """How upstream indexes are asked (``upstream.client.HttpUpstreams``; a fake in tests)."""
+
+    async def page(self, upstream: Upstream, project: str, etag: str | None) -> Fetched: ...
+
+    def file(self, upstream: Upstream, url: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """An upstream's page as this index relays it."""
+
+    upstream: Upstream
+    project: UpstreamProject
+    version: str  # changes whenever the cached page does: part of the rendered page's ETag
+    stale: bool  # served from the cache because the upstream could not be asked
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedFile:
+    upstream: Upstream
+    project: str
+    entry: UpstreamFile
+    metadata: bool  # the PEP 658 metadata of ``entry``, not the file itself
+
+    @property
+    def sha256(self) -> str:
+        found = core_metadata_sha256(self.entry) if self.metadata else self.entry.hashes["sha256"]
+        assert found is not None
+        return found
+
+    @property
+    def key(self) -> str:
+        blob = keys.upstream_blob(self.upstream.name, self.entry.hashes["sha256"], self.entry.filename)
+        return keys.core_metadata(blob) if self.metadata else blob
+
+    @property
+    def url(self) -> str:
+        return self.entry.url + ".metadata" if self.metadata else self.entry.url
+
+    @property
+    def filename(self) -> str:
+        return self.entry.filename + (".metadata" if self.metadata else "")
+
+
+class Proxy:
+    def __init__(
+        self,
+        storage: Storage,
+        upstreams: tuple[Upstream, ...],
+        source: UpstreamSource,
+        *,
+        ttl: float = 600.0,
+        negative_ttl: float = 60.0,
+        stale_if_error: float = 7 * 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.upstreams = upstreams
+        self._by_name = {u.name: u for u in upstreams}
+        self._storage = storage
+        self._source = source
+        self._ttl, self._negative_ttl, self._stale_if_error = ttl, negative_ttl, stale_if_error
+        self._clock = clock
+        # Freshness is judged by the stored checked_at, so the whole fleet asks an upstream
+        # about once per TTL; the store is revalidated every second like any sidecar.
+        self._pages: CachedObjects[CachedPage] = CachedObjects(
+            storage, CachedPage.from_json, CachedPage.to_json, 1.0
+        )
+        self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()
+        self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
+        self._fills: dict[str, asyncio.Future[None]] = {}
+
+    async def close(self) -> None:
+        await self._source.close()
+
+    # -- pages ------------------------------------------------------------------------------
+
+    async def page(self, normalized: str) -> Relayed | None:
+        """The first upstream's page for a name not hosted here; None if none has it."""
+        for upstream in self.upstreams:
+            found = await self._single_flight(
+                self._flights,
+                f"{upstream.name}/{normalized}",
+                functools.partial(self._page_of, upstream, normalized),
+            )
+            if found is not None:
+                return found
+        return None
+
+    async def serves(self, normalized: str) -> bool:
+        """Whether an upstream serves this name (the upload guard); 503 if none can be asked."""
+        return await self.page(normalized) is not None
+
+    async def _page_of(self, upstream: Upstream, name: str) -> Relayed | None:
+        key = keys.upstream_page(upstream.name, name)
+        try:
+            cached, etag = await self._pages.read(key)
+        except CacheEntryError:
+            cached, etag = None, None
+        if cached is not None and cached.upstream_url != upstream.url:
+            cached = None  # the upstream moved: its serials and ETags mean nothing now
+        now = self._clock()
+        if cached is not None and etag is not None:
+            ttl = self._ttl if cached.presence == "ok" else self._negative_ttl
+            if now - cached.checked_at < ttl:
+                return self._relayed(upstream, name, cached, etag, stale=False)
+        try:
+            fetched = await self._source.page(
+                upstream, name, cached.etag if cached is not None and cached.presence == "ok" else None
+            )
+            if fetched.status == 200:
+                project = self._parse(upstream, name, fetched.content_type, fetched.body, fetched.url)
+        except (UpstreamError, UpstreamPageError) as exc:
+            log.warning("upstream %s: %s", upstream.name, exc)
+            if cached is not None and etag is not None and now - cached.checked_at < self._stale_if_error:
+                return self._relayed(upstream, name, cached, etag, stale=True)
+            if isinstance(exc, UpstreamPageError):
+                raise BadGateway(
+                    f"The upstream {upstream.url} sent a page this index will not relay: {exc}"
+                ) from None
+            raise UpstreamUnavailable(
+                f"The upstream {upstream.url} cannot be reached and has no cached page for {name!r}; retry shortly."
+            ) from None
+        if fetched.status == 404:
+            new = CachedPage(upstream.url, "missing", now)
+        elif fetched.status == 304:
+            assert cached is not None
+            new = cached.checked(now)
+        else:
+            serial = fetched.serial if fetched.serial is not None else project.last_serial
+            if (
+                cached is not None
+                and cached.presence == "ok"
+                and cached.last_serial is not None
+                and (serial is not None and serial < cached.last_serial)
+            ):
+                # A CDN node behind the upstream served an older copy (PyPI does): keep ours,
+                # and ask again at the next request rather than after a TTL.
+                log.info(
+                    "upstream %s sent %s at serial %s < %s; kept the cached page",
+                    upstream.name,
+                    name,
+                    serial,
+                    cached.last_serial,
+                )
+                assert etag is not None
+                return self._relayed(upstream, name, cached, etag, stale=False)
+            new = CachedPage(
+                upstream.url,
+                "ok",
+                now,
+                fetched.etag,
+                serial,
+                fetched.content_type,
+                fetched.body.decode("utf-8"),
+            )
+        stored, new_etag = await self._pages.update(key, lambda _current: new)
+        return self._relayed(upstream, name, stored, new_etag, stale=False)
+
+    def _parse(
+        self, upstream: Upstream, name: str, content_type: str, body: bytes, url: str
+    ) -> UpstreamProject:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UpstreamPageError(f"the page is not UTF-8: {exc}") from None
+        return parse_project_page(body, content_type, url or f"{upstream.url}{name}/", name)
+
+    def _relayed(
+        self, upstream: Upstream, name: str, page: CachedPage, etag: str, *, stale: bool
+    ) -> Relayed | None:
+        if page.presence == "missing":
+            return None
+        slot = (keys.upstream_page(upstream.name, name), etag)
+        project = self._parsed.get(slot)
+        if project is None:
+            project = parse_project_page(
+                page.body.encode(), page.content_type, f"{upstream.url}{name}/", name
+            )
+            self._parsed[slot] = project
+            if len(self._parsed) > _PARSED:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(slot)
+        return Relayed(upstream, project, etag, stale)
+
+    # -- files ------------------------------------------------------------------------------
+
+    async def find_file(self, upstream_name: str, normalized: str, filename: str) -> RelayedFile:
+        """The relayed file a URL names, if this upstream is the one serving the project."""
+        upstream = self._by_name.get(upstream_name)
+        relayed = await self.page(normalized) if upstream is not None else None
+        if relayed is None or relayed.upstream.name != upstream_name:
+            raise NotFound(f"No file {filename!r} here.")
+        metadata = filename.endswith(".metadata")
+        wanted = filename.removesuffix(".metadata") if metadata else filename
+        entry = next((f for f in relayed.project.files if f.filename == wanted and relayable(f)), None)
+        if entry is None or (metadata and core_metadata_sha256(entry) is None):
+            raise NotFound(f"No file {filename!r} here.")
+        return RelayedFile(relayed.upstream, normalized, entry, metadata)
+
+    async def open_file(self, file: RelayedFile) -> AsyncIterator[bytes]:
+        """The verified bytes: from the store, or fetched, checked and stored first.
+
+        A file of known size up to BUFFER_LIMIT (and every .metadata) is fetched whole and
+        verified before anything is sent, so a mismatch is a clean 502. A larger one is
+        streamed while it is hashed; on a mismatch the transfer is cut short (the client's
+        own check of the advertised sha256 fails too) and nothing is stored.
+        """
+        with contextlib.suppress(ObjectNotFound):
+            await self._storage.head(file.key)
+            return self._storage.stream(file.key)
+        size = None if file.metadata else file.entry.size
+        if size is not None and size > BUFFER_LIMIT:
+            return self._tee(file)
+        await self._single_flight(self._fills, file.key, lambda: self._fill(file))
+        return self._storage.stream(file.key)
+
+    async def _fill(self, file: RelayedFile) -> None:
+        with tempfile.TemporaryDirectory(prefix="upstream-") as tmp:
+            path = Path(tmp) / "blob"
+            digest, size = hashlib.sha256(), 0
+            async with self._fetch(file) as chunks, await anyio.open_file(path, "wb") as out:
+                async for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    await out.write(chunk)
+            self._verify(file, digest.hexdigest(), size)
+            with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
+                await self._storage.put_file(file.key, path, create_only=True)
+
+    async def _tee(self, file: RelayedFile) -> AsyncIterator[bytes]:
+        with tempfile.TemporaryDirectory(prefix="upstream-") as tmp:
+            path = Path(tmp) / "blob"
+            digest, size = hashlib.sha256(), 0
+            async with self._fetch(file) as chunks, await anyio.open_file(path, "wb") as out:
+                async for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    await out.write(chunk)
+                    yield chunk
+            self._verify(file, digest.hexdigest(), size)  # raises: the transfer is aborted
+            with contextlib.suppress(ObjectConflict):
+                await self._storage.put_file(file.key, path, create_only=True)
+
+    @contextlib.asynccontextmanager
+    async def _fetch(self, file: RelayedFile) -> AsyncIterator[AsyncIterator[bytes]]:
+        try:
+            async with self._source.file(file.upstream, file.url) as chunks:
+                yield chunks
+        except FileNotFoundError:
+            raise BadGateway(
+                f"The upstream {file.upstream.url} lists {file.filename!r} but no longer serves it."
+            ) from None
+        except UpstreamError as exc:
+            log.warning("upstream %s: %s", file.upstream.name, exc)
+            raise UpstreamUnavailable(
+                f"The upstream {file.upstream.url} cannot send {file.filename!r} now; retry shortly."
+            ) from None
+
+    def _verify(self, file: RelayedFile, sha256: str, size: int) -> None:
+        expected_size = None if file.metadata else file.entry.size
+        if sha256 != file.sha256 or (expected_size is not None and size != expected_size):
+            log.error(
+                "upstream %s sent %s with sha256 %s (%d bytes), the page says %s: not stored",
+                file.upstream.name,
+                file.filename,
+                sha256,
+                size,
+                file.sha256,
+            )
+            raise BadGateway(
+                f"The upstream {file.upstream.url} sent {file.filename!r} with other bytes than its page "
+                "lists (sha256 mismatch); nothing was stored."
+            )
+
+    @staticmethod
+    async def _single_flight(
+        flights: dict[str, asyncio.Future[T]], key: str, work: Callable[[], Awaitable[T]]
+    ) -> T:
+        """One ``work`` per key at a time in this process; concurrent callers share its result.
+
+        The work runs in its own task, so a caller that goes away does not cancel it for the
+        others.
+        """
+        running = flights.get(key)
+        if running is None:
+            running = flights[key] = asyncio.ensure_future(work())
+            running.add_done_callback(lambda _f: flights.pop(key, None))
+        return await asyncio.shield(running)

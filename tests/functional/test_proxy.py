@@ -1,0 +1,122 @@
+"""One index URL for private packages and an upstream: real servers, real pip and uv.
+
+The upstream is a second registry_index with its access log on, so the log shows which
+names this index asked it for: hosted ones never.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from registry_index.testing import WheelSpec, build_wheel
+from tests.conftest import BIN
+from tests.support.clients import client_env
+from tests.support.servers import Server, cli, run_server
+
+
+def _wheels(directory: Path, *specs: WheelSpec) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+        build_wheel(directory, spec)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    tmp = tmp_path_factory.mktemp("proxy")
+    up_store, here_store = str(tmp / "upstream-store"), str(tmp / "here-store")
+    public = _wheels(
+        tmp / "public",
+        WheelSpec("pub-lib", "1.0", requires_dist=["pub-dep>=2"]),
+        WheelSpec("pub-dep", "2.0"),
+        # The dependency-confusion bait: a private name published upstream with a higher version.
+        WheelSpec("corp-app", "99.0", files={"corp_app/evil.py": b"raise SystemExit('confused')\n"}),
+    )
+    private = _wheels(tmp / "private", WheelSpec("corp-app", "1.0", requires_dist=["pub-lib"]))
+    cli("import", str(public), storage=up_store)
+    cli("import", str(private), storage=here_store)
+    with (
+        run_server(up_store, tmp / "upstream.log", "--log-level", "info") as upstream,  # access log on
+        run_server(here_store, tmp / "here.log", "--upstream", upstream.simple) as here,
+    ):
+        yield upstream, here
+
+
+def _asked(upstream: Server) -> str:
+    return upstream.log.read_text()
+
+
+def _run(*args: str | Path, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(a) for a in args], env=client_env(home), cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_pip_installs_private_and_upstream_packages_through_one_url(
+    servers: tuple[Server, Server], tmp_path: Path
+) -> None:
+    upstream, here = servers
+    target = tmp_path / "pip"
+    _run(BIN / "pip", "install", "--no-cache-dir", "--target", target, "--index-url", here.simple, "corp-app",
+         home=tmp_path)  # fmt: skip
+    installed = sorted(p.name for p in target.glob("*.dist-info"))
+    assert installed == ["corp_app-1.0.dist-info", "pub_dep-2.0.dist-info", "pub_lib-1.0.dist-info"]
+    assert not (target / "corp_app" / "evil.py").exists()
+    log = _asked(upstream)
+    assert "GET /simple/pub-lib/" in log and "GET /simple/pub-dep/" in log  # the log records requests
+    assert "corp-app" not in log and "corp_app" not in log  # the hosted name was never asked
+
+
+def test_uv_installs_and_locks_through_one_url(servers: tuple[Server, Server], tmp_path: Path) -> None:
+    upstream, here = servers
+    target = tmp_path / "uv"
+    _run(BIN / "uv", "pip", "install", "--no-cache", "--python", BIN / "python", "--target", target,
+         "--index-url", here.simple, "corp-app", home=tmp_path)  # fmt: skip
+    assert (target / "pub_dep").is_dir() and not (target / "corp_app" / "evil.py").exists()
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [project]
+            name = "consumer"
+            version = "0.1"
+            requires-python = ">=3.9"
+            dependencies = ["corp-app"]
+            """
+        )
+    )
+    # The index comes from the command line: client_env sets UV_NO_CONFIG, so [tool.uv] is not read.
+    _run(BIN / "uv", "lock", "--no-cache", "--python", BIN / "python", "--default-index", here.simple,
+         home=tmp_path, cwd=project)  # fmt: skip
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "corp-app"\nversion = "1.0"' in lock and 'name = "pub-dep"\nversion = "2.0"' in lock
+    assert "corp-app" not in _asked(upstream)
+
+
+def test_relayed_pages_match_the_upstream_field_by_field(servers: tuple[Server, Server]) -> None:
+    from pypi_simple import ACCEPT_JSON_ONLY, PyPISimple
+
+    upstream, here = servers
+    with (
+        PyPISimple(upstream.simple, accept=ACCEPT_JSON_ONLY) as theirs,
+        PyPISimple(here.simple, accept=ACCEPT_JSON_ONLY) as ours,
+    ):
+        original, relayed = theirs.get_project_page("pub-lib"), ours.get_project_page("pub-lib")
+    assert relayed.versions == original.versions and relayed.last_serial == original.last_serial
+    assert len(relayed.packages) == len(original.packages) == 1
+    a, b = original.packages[0], relayed.packages[0]
+    for field in ("filename", "project", "version", "package_type", "digests", "requires_python", "has_sig",
+                  "is_yanked", "yanked_reason", "has_metadata", "metadata_digests", "size", "upload_time"):  # fmt: skip
+        assert getattr(b, field) == getattr(a, field), field
+    assert b.url.startswith(here.url + "/upstream/")
+    wheel = httpx.get(b.url, timeout=30)
+    assert wheel.status_code == 200 and len(wheel.content) == a.size
