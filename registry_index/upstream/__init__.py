@@ -1,0 +1,1 @@
+"""The upstream proxy: reading other indexes' Simple API pages, kept apart from hosted projects."""
