@@ -420,6 +420,7 @@ class _Collector(HTMLParser):
         self.anchors: list[tuple[dict[str, str | None], list[str]]] = []
         self.base: str | None = None
         self.meta: dict[str, str | None] = {}
+        self.api_version = "1.0"
         self._text: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -469,14 +470,9 @@ def _parse_html(body: bytes, params: dict[str, str], max_anchors: int, what: str
     if len(parser.rawdata) > _MAX_CLOSE_PENDING:
         _fail("the HTML ends inside an unterminated tag, comment or script")
     parser.close()
-    if parser.meta.get("pypi:repository-version") is not None:
-        _api_version(parser.meta["pypi:repository-version"], "pypi:repository-version")
+    version = parser.meta.get("pypi:repository-version")  # PEP 629; absent means 1.0
+    parser.api_version = "1.0" if version is None else _api_version(version, "pypi:repository-version")
     return parser
-
-
-def _html_version(parser: _Collector) -> str:
-    value = parser.meta.get("pypi:repository-version")
-    return "1.0" if value is None else _api_version(value, "pypi:repository-version")
 
 
 def _html_core_metadata(value: str | None, what: str) -> dict[str, str] | bool:
@@ -549,7 +545,7 @@ def _html_project(
             parser.meta.get("pypi:project-status-reason"), "pypi:project-status-reason"
         ),
         last_serial=None,
-        api_version=_html_version(parser),
+        api_version=parser.api_version,
         format="html",
     )
 
@@ -592,7 +588,7 @@ def parse_project_page(
     _check_size(body, max_bytes)
     page_format, params = _format_of(content_type)
     expected = normalize(expected_name)
-    base = _absolute_url(page_url, page_url, "page_url", keep_fragment=False)
+    base = _absolute_url(page_url, page_url, "page_url")
     if page_format == "json":
         return _guarded(lambda: _json_project(body, base, expected, max_files))
     return _guarded(lambda: _html_project(body, params, base, expected, expected_name, max_files))

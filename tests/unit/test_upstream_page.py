@@ -476,6 +476,12 @@ def test_index_html_matches_pypi_simple() -> None:
         (b'<a href="/simple/x/">x y</a>', "text/html", "not a valid project name"),
         (b'<a href="/a/">a</a><a href="/b/">b</a><a href="/c/">c</a>', "text/html", "limit is 2"),
         (b"[]", JSON_TYPE, "must be an object"),
+        (
+            b'<meta name="pypi:repository-version" content="2.1"><a href="/a/">a</a>',
+            "text/html",
+            "major version 1",
+        ),
+        (b'{"meta": {"api-version": "3.0"}, "projects": []}', JSON_TYPE, "major version 1"),
     ],
 )
 def test_hostile_index_is_refused(body: bytes, content_type: str, message: str) -> None:
