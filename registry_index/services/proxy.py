@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 BUFFER_LIMIT = 32 * 1024**2  # files up to this size are verified before the first byte goes out
 _PARSED = 1024  # parsed upstream pages kept per process
+PARSE_INLINE = 256 * 1024  # pages up to this size are parsed on the event loop
 
 
 class UpstreamSource(Protocol):
@@ -150,17 +151,17 @@ class Proxy:
         if cached is not None and etag is not None:
             ttl = self._ttl if cached.presence == "ok" else self._negative_ttl
             if now - cached.checked_at < ttl:
-                return self._relayed(upstream, name, cached, etag, stale=False)
+                return await self._relayed(upstream, name, cached, etag, stale=False)
         try:
             fetched = await self._source.page(
                 upstream, name, cached.etag if cached is not None and cached.presence == "ok" else None
             )
             if fetched.status == 200:
-                project = self._parse(upstream, name, fetched.content_type, fetched.body, fetched.url)
+                project = await self._parse(upstream, name, fetched.content_type, fetched.body, fetched.url)
         except (UpstreamError, UpstreamPageError) as exc:
             log.warning("upstream %s: %s", upstream.name, exc)
             if cached is not None and etag is not None and now - cached.checked_at < self._stale_if_error:
-                return self._relayed(upstream, name, cached, etag, stale=True)
+                return await self._relayed(upstream, name, cached, etag, stale=True)
             if isinstance(exc, UpstreamPageError):
                 raise BadGateway(
                     f"The upstream {upstream.url} sent a page this index will not relay: {exc}"
@@ -191,7 +192,7 @@ class Proxy:
                     cached.last_serial,
                 )
                 assert etag is not None
-                return self._relayed(upstream, name, cached, etag, stale=False)
+                return await self._relayed(upstream, name, cached, etag, stale=False)
             new = CachedPage(
                 upstream.url,
                 "ok",
@@ -202,18 +203,18 @@ class Proxy:
                 fetched.body.decode("utf-8"),
             )
         stored, new_etag = await self._pages.update(key, lambda _current: new)
-        return self._relayed(upstream, name, stored, new_etag, stale=False)
+        return await self._relayed(upstream, name, stored, new_etag, stale=False)
 
-    def _parse(
+    async def _parse(
         self, upstream: Upstream, name: str, content_type: str, body: bytes, url: str
     ) -> UpstreamProject:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UpstreamPageError(f"the page is not UTF-8: {exc}") from None
-        return parse_project_page(body, content_type, url or f"{upstream.url}{name}/", name)
+        return await _parsed(body, content_type, url or f"{upstream.url}{name}/", name)
 
-    def _relayed(
+    async def _relayed(
         self, upstream: Upstream, name: str, page: CachedPage, etag: str, *, stale: bool
     ) -> Relayed | None:
         if page.presence == "missing":
@@ -335,3 +336,11 @@ class Proxy:
             running = flights[key] = asyncio.ensure_future(work())
             running.add_done_callback(lambda _f: flights.pop(key, None))
         return await asyncio.shield(running)
+
+
+async def _parsed(body: bytes, content_type: str, url: str, name: str) -> UpstreamProject:
+    """Parse a page; a big one in a worker thread, so the event loop keeps serving (an HTML
+    page costs about a microsecond a byte at worst)."""
+    if len(body) <= PARSE_INLINE:
+        return parse_project_page(body, content_type, url, name)
+    return await anyio.to_thread.run_sync(parse_project_page, body, content_type, url, name)
