@@ -25,6 +25,8 @@ class EventKind(StrEnum):
     TOKEN_CREATE = "user:token:create"
     TOKEN_REVOKE = "user:token:revoke"
     LOGIN_FAILED = "auth:login:fail"
+    PIN = "project:upstream:pin"
+    UNPIN = "project:upstream:unpin"
 
 
 @dataclass(frozen=True, slots=True)

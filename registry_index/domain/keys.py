@@ -53,6 +53,11 @@ def upstream_blob(upstream: str, sha256: str, filename: str) -> str:
     return f"{UPSTREAM}{upstream}/blobs/{sha256}/{filename}"
 
 
+def upstream_pin(project: str) -> str:
+    # Kept apart from the sidecars: a pinned name is not hosted, and must not look hosted.
+    return f"{UPSTREAM}pins/{project}{_JSON}"
+
+
 def _json_leaf(key: str, prefix: str) -> str | None:
     """``prefix`` + NAME + ``.json`` → NAME, for a NAME with no slash; None for any other key."""
     if not key.startswith(prefix) or not key.endswith(_JSON):

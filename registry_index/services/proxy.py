@@ -31,9 +31,11 @@ from ..errors import BadGateway, NotFound, UpstreamUnavailable
 from ..simple.relayed import core_metadata_sha256, relayable
 from ..storage import ObjectConflict, ObjectNotFound, Storage
 from ..storage.cached import CachedObjects
+from .pins import Pins
 from ..upstream.cache import CachedPage, CacheEntryError
 from ..upstream.client import Fetched, UpstreamError
 from ..upstream.config import Upstream
+from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
 
 log = logging.getLogger("registry_index")
@@ -117,6 +119,7 @@ class Proxy:
         self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()
         self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
         self._fills: dict[str, asyncio.Future[None]] = {}
+        self._pins = Pins(storage)
 
     async def close(self) -> None:
         await self._source.close()
@@ -124,8 +127,15 @@ class Proxy:
     # -- pages ------------------------------------------------------------------------------
 
     async def page(self, normalized: str) -> Relayed | None:
-        """The first upstream's page for a name not hosted here; None if none has it."""
-        for upstream in self.upstreams:
+        """The page of a name not hosted here: from its pinned upstream, else from the first
+        upstream that has it (never merged across upstreams); None if none has it."""
+        decision = route(LocalState(pin=await self._pins.get(normalized)), self.upstreams)
+        if isinstance(decision, UnknownPin):
+            raise NotFound(f"Project {normalized!r} is {decision.message}.")
+        if isinstance(decision, Hosted):  # pragma: no cover - the state above is never hosted
+            return None
+        candidates = (decision.upstream,) if isinstance(decision, Pinned) else decision.upstreams
+        for upstream in candidates:
             found = await self._single_flight(
                 self._flights,
                 f"{upstream.name}/{normalized}",
