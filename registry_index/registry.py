@@ -34,7 +34,7 @@ from .services.checks import UploadChecks
 from .services.files import Artifacts, Downloads
 from .services.listing import Listing
 from .services.projects import ProjectReads
-from .services.publishing import Publishing, PublishResult
+from .services.publishing import Publishing, PublishResult, UpstreamNames
 from .services.resolution import Resolutions
 from .services.search import Search
 from .services.security import Security
@@ -61,6 +61,7 @@ class Registry:
         vuln_policy: VulnPolicy | None = None,
         archive_limits: ArchiveLimits | None = None,
         isolate_inspection: bool = True,
+        upstream_names: UpstreamNames | None = None,
     ) -> None:
         self.storage = storage
         self.meta = ProjectRepository(storage, freshness, stale_if_error)  # the project repository
@@ -74,7 +75,14 @@ class Registry:
         self.projects = ProjectReads(self.meta, artifacts)
         self.downloads = Downloads(self.meta, artifacts)
         self.publishing = Publishing(
-            self.meta, listing, artifacts, checks, self.audit, self.advisories, vuln_policy or VulnPolicy()
+            self.meta,
+            listing,
+            artifacts,
+            checks,
+            self.audit,
+            self.advisories,
+            vuln_policy or VulnPolicy(),
+            upstream_names,
         )
         self.administration = Administration(
             self.meta, self.projects, listing, artifacts, self.accounts, self.audit
@@ -204,6 +212,14 @@ class Registry:
         return await self.administration.set_maintainer(
             name, user, add, owner=owner, actor=actor, origin=origin
         )
+
+    async def reserve(self, name: str, *, actor: str = "cli", origin: Origin | None = None) -> Project:
+        return await self.administration.reserve(name, actor=actor, origin=origin)
+
+    async def unreserve(
+        self, name: str, *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project | None:
+        return await self.administration.unreserve(name, actor=actor, origin=origin)
 
     async def delete(
         self,
