@@ -60,8 +60,9 @@ async def fsck(
         except (SidecarError, ObjectNotFound, DecryptionError) as exc:
             report.problems.append(f"{key}: unreadable sidecar: {exc}")
             continue
-        names[project.normalized] = project.name
-        if project.status == "quarantined":
+        if project.listed:  # a reservation with no files stays off the root index
+            names[project.normalized] = project.name
+        if project.listed and project.status == "quarantined":
             hidden.add(project.normalized)
         for entry in project.files:
             report.checked_files += 1

@@ -35,7 +35,7 @@ from .services.files import Artifacts, Downloads
 from .services.listing import Listing
 from .services.projects import ProjectReads
 from .services.proxy import Proxy, Relayed, RelayedFile
-from .services.publishing import Publishing, PublishResult
+from .services.publishing import Publishing, PublishResult, UpstreamNames
 from .services.resolution import Resolutions
 from .services.search import Search
 from .services.security import Security
@@ -63,6 +63,7 @@ class Registry:
         archive_limits: ArchiveLimits | None = None,
         isolate_inspection: bool = True,
         proxy: Proxy | None = None,
+        upstream_names: UpstreamNames | None = None,
     ) -> None:
         self.storage = storage
         self.meta = ProjectRepository(storage, freshness, stale_if_error)  # the project repository
@@ -76,7 +77,14 @@ class Registry:
         self.projects = ProjectReads(self.meta, artifacts)
         self.downloads = Downloads(self.meta, artifacts)
         self.publishing = Publishing(
-            self.meta, listing, artifacts, checks, self.audit, self.advisories, vuln_policy or VulnPolicy()
+            self.meta,
+            listing,
+            artifacts,
+            checks,
+            self.audit,
+            self.advisories,
+            vuln_policy or VulnPolicy(),
+            upstream_names or proxy,  # the upload guard asks the proxy unless told otherwise
         )
         self.administration = Administration(
             self.meta, self.projects, listing, artifacts, self.accounts, self.audit
@@ -226,6 +234,14 @@ class Registry:
         return await self.administration.set_maintainer(
             name, user, add, owner=owner, actor=actor, origin=origin
         )
+
+    async def reserve(self, name: str, *, actor: str = "cli", origin: Origin | None = None) -> Project:
+        return await self.administration.reserve(name, actor=actor, origin=origin)
+
+    async def unreserve(
+        self, name: str, *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project | None:
+        return await self.administration.unreserve(name, actor=actor, origin=origin)
 
     async def delete(
         self,

@@ -20,6 +20,8 @@ class EventKind(StrEnum):
     STATUS = "project:status"
     ROLE_ADD = "project:role:add"
     ROLE_REMOVE = "project:role:remove"
+    RESERVE = "project:reserve"
+    UNRESERVE = "project:unreserve"
     USER_CREATE = "user:create"
     USER_REMOVE = "user:remove"
     TOKEN_CREATE = "user:token:create"

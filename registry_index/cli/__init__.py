@@ -26,7 +26,7 @@ GROUPS: tuple[Group, ...] = (
     serve,  # serve
     users,  # user add|list|remove
     tokens,  # token create|list|revoke
-    projects,  # yank, unyank, status, delete, maintainer add|remove
+    projects,  # yank, unyank, status, reserve, unreserve, delete, maintainer add|remove
     fsck,  # fsck
     audit,  # audit [verify]
     security,  # advisories import|status, scan

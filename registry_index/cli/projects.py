@@ -1,4 +1,5 @@
-"""Project administration: ``yank``, ``unyank``, ``status``, ``delete``, ``maintainer add|remove``."""
+"""Project administration: ``yank``, ``unyank``, ``status``, ``reserve``, ``unreserve``, ``delete``,
+``maintainer add|remove``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     status.add_argument("status", choices=["active", "archived", "quarantined", "deprecated"])
     status.add_argument("--reason")
     status.set_defaults(handler=admin(_status))
+    reserve = sub.add_parser(
+        "reserve", parents=[common], help="host a name here before it has files (never looked up upstream)"
+    )
+    reserve.add_argument("project")
+    reserve.set_defaults(handler=admin(_reserve))
+    unreserve = sub.add_parser(
+        "unreserve", parents=[common], help="take a reservation back (a name with no files is freed)"
+    )
+    unreserve.add_argument("project")
+    unreserve.set_defaults(handler=admin(_unreserve))
     delete = sub.add_parser("delete", parents=[common], help="delete a project, release or file")
     delete.add_argument("project")
     delete.add_argument("version", nargs="?")
@@ -50,6 +61,32 @@ async def _yank(registry: Registry, args: argparse.Namespace) -> int:
 async def _status(registry: Registry, args: argparse.Namespace) -> int:
     project = await registry.set_status(args.project, args.status, args.reason or "", actor=actor())
     print(f"{project.name} is now {project.status}")
+    return 0
+
+
+async def _reserve(registry: Registry, args: argparse.Namespace) -> int:
+    before, _ = await registry.project_with_etag(args.project)
+    project = await registry.reserve(args.project, actor=actor())
+    if before is not None and before.reserved:
+        print(f"{project.name} was already reserved; nothing changed")
+    elif before is None:
+        print(f"reserved {project.name}: hosted here with no files, never looked up upstream")
+    else:
+        print(f"reserved {project.name}: hosted here ({len(project.files)} files), never looked up upstream")
+    return 0
+
+
+async def _unreserve(registry: Registry, args: argparse.Namespace) -> int:
+    before, _ = await registry.project_with_etag(args.project)
+    project = await registry.unreserve(args.project, actor=actor())
+    if project is None:
+        print(f"unreserved {args.project}: it had no files, owners or maintainers, so the name is free")
+    elif before is not None and not before.reserved:
+        print(f"{project.name} was not reserved; nothing changed")
+    else:
+        print(
+            f"unreserved {project.name}: still hosted here ({len(project.files)} files, owners or maintainers)"
+        )
     return 0
 
 

@@ -72,6 +72,8 @@ class Project:
     files: tuple[FileEntry, ...] = ()
     # Filenames of deleted files: a file with the same identity can never be uploaded again.
     tombstones: tuple[str, ...] = ()
+    # Hosted here whether or not it has files: never looked up upstream (issue 14).
+    reserved: bool = False
     _by_filename: dict[str, FileEntry] | None = field(default=None, init=False, repr=False, compare=False)
 
     def file(self, filename: str) -> FileEntry | None:
@@ -97,6 +99,26 @@ class Project:
 
     def may_write(self, user: str) -> bool:
         return user in self.owners or user in self.maintainers
+
+    @property
+    def listed(self) -> bool:
+        """Whether the root index lists it: a reserved name with no files is not there yet."""
+        return bool(self.files) or not self.reserved
+
+    @property
+    def claimable(self) -> bool:
+        """A reserved name nobody has uploaded to yet: its first uploader becomes its owner,
+        as for a new project (an admin reserved it so that it could be published here)."""
+        return self.reserved and not self.files and not self.owners and not self.maintainers
+
+    @property
+    def disposable(self) -> bool:
+        """Nothing here but the reservation: unreserving it frees the name."""
+        return not self.files and not self.owners and not self.maintainers
+
+    def with_reserved(self, reserved: bool) -> Project:
+        """The project reserved (hosted here only, files or not) or not; itself if unchanged."""
+        return self if self.reserved == reserved else self.bump(reserved=reserved)
 
     def with_file(self, display_name: str, entry: FileEntry, release: Release) -> Project:
         """The project with one more file, of the release ``release`` describes.
@@ -170,6 +192,10 @@ def to_json(project: Project) -> bytes:
     # Every publish rewrites the sidecar: walk the fields directly, as asdict() deep-copies
     # everything (it was most of the time spent importing into a 1,000-file project).
     doc: dict[str, Any] = {name: getattr(project, name) for name in _PROJECT_FIELDS}
+    if not project.reserved:
+        # Written only when set: a build from before reservations still reads every sidecar
+        # that is not reserved (several versions may share a store during an upgrade).
+        del doc["reserved"]
     doc["releases"] = {
         key: {name: getattr(r, name) for name in _RELEASE_FIELDS} for key, r in project.releases.items()
     }
@@ -192,6 +218,7 @@ def from_json(data: bytes) -> Project:
         doc["owners"] = tuple(doc["owners"])
         doc["maintainers"] = tuple(doc["maintainers"])
         doc["tombstones"] = tuple(doc.get("tombstones", ()))
+        doc["reserved"] = bool(doc.get("reserved", False))
         return Project(releases=releases, files=files, **doc)
     except (KeyError, TypeError) as exc:
         raise SidecarError(f"sidecar is malformed: {exc}") from exc
@@ -205,7 +232,10 @@ class ProjectIndex:
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
 
     def lists(self, project: Project) -> bool:
-        """Whether the project is listed under its current name and quarantine state."""
+        """Whether the index shows the project as it is now: under its current name and
+        quarantine state, or not at all while it is a reservation with no files."""
+        if not project.listed:
+            return project.normalized not in self.projects and project.normalized not in self.hidden
         return self.projects.get(project.normalized) == project.name and (
             (project.normalized in self.hidden) == (project.status == "quarantined")
         )
@@ -217,6 +247,10 @@ class ProjectIndex:
             return self
         listed, hide = dict(self.projects), set(self.hidden)
         for project in stale:
+            if not project.listed:
+                listed.pop(project.normalized, None)
+                hide.discard(project.normalized)
+                continue
             listed[project.normalized] = project.name
             (hide.add if project.status == "quarantined" else hide.discard)(project.normalized)
         return ProjectIndex(listed, frozenset(hide))

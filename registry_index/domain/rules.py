@@ -25,7 +25,8 @@ class User(Protocol):
 
 
 def can_write(project: Project | None, user: User) -> bool:
-    if project is None or user.admin:
+    """A new project, or a reserved one nobody has uploaded to, takes its first uploader."""
+    if project is None or user.admin or project.claimable:
         return True
     return project.may_write(user.name)
 

@@ -1,4 +1,4 @@
-"""Administration: yank, status, roles, deletion, accounts; every change audited."""
+"""Administration: yank, status, roles, reservations, deletion, accounts; every change audited."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..auth.scope import ACCESS, Access
 from ..domain.model import STATUSES, FileEntry, Project, Role
 from ..domain.repository import ProjectRepository
 from ..errors import InvalidRequest, NotFound
-from ..names import canonical_version, normalize
+from ..names import MAX_NAME_LENGTH, canonical_version, is_valid_name, normalize
 from .files import Artifacts
 from .listing import Listing
 from .projects import ProjectReads
@@ -98,6 +98,60 @@ class Administration:
         await self.audit.record(kind, actor, origin, project=project.normalized, detail=f"{role} {user}")
         return project
 
+    async def reserve(self, name: str, *, actor: str = "cli", origin: Origin | None = None) -> Project:
+        """Mark ``name`` as hosted here, files or not, so that it is never looked up upstream.
+
+        An unknown name gets a sidecar with no files and no owners (its first uploader becomes
+        the owner); it inherits a deleted namesake's tombstones, and stays off /simple/ until it
+        has files. Reserving a reserved name changes nothing and records nothing.
+        """
+        normalized = _valid(name)
+        graves = await self._repo.tombstones(normalized)
+        created = changed = False
+
+        def apply(project: Project | None) -> Project:
+            nonlocal created, changed
+            created, changed = project is None, project is None or not project.reserved
+            if project is None:
+                project = Project.new(name, normalized, (), graves)
+            return project.with_reserved(True)  # itself when already reserved: no write
+
+        project, _ = await self._repo.update_project(normalized, apply)
+        if not changed:
+            return project
+        await self._listing.ensure(project)
+        detail = "new name, no files" if created else f"hosted, {len(project.files)} files"
+        await self.audit.record(EventKind.RESERVE, actor, origin, project=normalized, detail=detail)
+        return project
+
+    async def unreserve(
+        self, name: str, *, actor: str = "cli", origin: Origin | None = None
+    ) -> Project | None:
+        """Take a reservation back; returns the project, or None when that freed the name.
+
+        A project with files, owners or maintainers stays hosted, with the flag cleared; one with
+        none of them (a bare reservation) is deleted, its tombstones kept as ``delete`` keeps them.
+        A name that is not reserved changes nothing and records nothing.
+        """
+        normalized = _valid(name)
+        current, _ = await self._repo.project_fresh(normalized)
+        if current is None:
+            raise NotFound(f"No project {name[:200]!r} on this index.")
+        if not current.reserved:
+            return current
+        project = await self._mutate(normalized, lambda p: p.with_reserved(False))
+        freed = project.disposable
+        if freed:
+            # As ``delete`` does: the graves first, so a crash leaves the project, not a reusable name.
+            await self._repo.bury(normalized, project.tombstones)
+            await self._repo.delete_project(normalized)
+            await self._listing.withdraw(normalized)
+        else:
+            await self._listing.ensure(project)
+        detail = "name freed" if freed else f"still hosted, {len(project.files)} files"
+        await self.audit.record(EventKind.UNRESERVE, actor, origin, project=normalized, detail=detail)
+        return None if freed else project
+
     async def delete(
         self,
         name: str,
@@ -132,7 +186,8 @@ class Administration:
                     raise NotFound(f"Project {project.name!r} has no {what}.")
                 return project.without_files(removed, tombstone=True)
 
-            await self._mutate(name, change)
+            project = await self._mutate(name, change)
+            await self._listing.ensure(project)  # a reservation's last file: off /simple/ again
         # The sidecar no longer lists them, so removing the objects cannot break a page.
         await self._artifacts.remove(normalized, removed)
         names = [f.filename for f in removed]
@@ -197,3 +252,13 @@ class Administration:
             EventKind.USER_REMOVE, actor, detail=f"{name}; roles removed on {len(touched)}"
         )
         return touched
+
+
+def _valid(name: str) -> str:
+    """The normalized form of a valid project name, or a clear refusal."""
+    if not is_valid_name(name):
+        raise InvalidRequest(
+            f"{name[:200]!r} is not a valid project name: use letters, digits, '.', '-' and '_',"
+            f" starting and ending with a letter or digit, at most {MAX_NAME_LENGTH} characters (PEP 508)."
+        )
+    return normalize(name)

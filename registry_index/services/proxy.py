@@ -31,12 +31,12 @@ from ..errors import BadGateway, NotFound, UpstreamUnavailable
 from ..simple.relayed import core_metadata_sha256, relayable
 from ..storage import ObjectConflict, ObjectNotFound, Storage
 from ..storage.cached import CachedObjects
-from .pins import Pins
 from ..upstream.cache import CachedPage, CacheEntryError
 from ..upstream.client import Fetched, UpstreamError
 from ..upstream.config import Upstream
-from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
+from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
+from .pins import Pins
 
 log = logging.getLogger("registry_index")
 T = TypeVar("T")

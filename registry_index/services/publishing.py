@@ -1,7 +1,8 @@
 """Publishing: an upload lands whole, with its audit event, or leaves no trace.
 
 The path of an upload: ``UploadChecks.inspect`` (no store), the caller's scope, the
-project's rules (``may_add``), ``Artifacts.store`` (create-only writes), one
+project's rules (``may_add``), for a new project the upstream guard (``UpstreamNames``),
+``Artifacts.store`` (create-only writes), one
 compare-and-swap of the sidecar through the repository (``Project.with_file``), the root
 listing, the audit event.
 """
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 from anyio import to_thread
@@ -23,7 +25,7 @@ from ..auth.scope import FULL, Scope
 from ..domain.model import Project
 from ..domain.repository import ProjectRepository
 from ..domain.rules import may_add
-from ..errors import FileAlreadyExists, Forbidden, InvalidUpload
+from ..errors import Conflict, FileAlreadyExists, Forbidden, InvalidUpload
 from ..names import InvalidFilename, is_valid_name, parse_dist_filename
 from ..security.advisories import AdvisoryDB
 from ..security.policy import VulnPolicy
@@ -31,11 +33,20 @@ from ..storage import StorageError
 from ..upload.entries import file_entry, release_of
 from ..upload.inspect import Upload
 from ..upload.local import file_digests, form_from_filename
+from ..upstream.routing import upload_guard
 from .checks import UploadChecks
 from .files import Artifacts
 from .listing import Listing
 
 log = logging.getLogger("registry_index")
+
+
+class UpstreamNames(Protocol):
+    """Which names an upstream index already serves: the proxy's answer to the upload guard."""
+
+    async def serves(self, name: str) -> bool:
+        """Whether an upstream serves the normalized ``name`` (only asked for a name not hosted here)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,7 @@ class Publishing:
         audit: AuditLog,
         advisories: AdvisoryDB,
         vuln_policy: VulnPolicy,
+        upstream: UpstreamNames | None = None,
     ) -> None:
         self._repo = repo
         self._listing = listing
@@ -66,6 +78,7 @@ class Publishing:
         self._audit = audit
         self._advisories = advisories
         self._vuln_policy = vuln_policy
+        self._upstream = upstream
 
     async def publish(
         self, user: User, upload: Upload, origin: Origin | None = None, *, scope: Scope = FULL
@@ -73,7 +86,7 @@ class Publishing:
         """Store a file whole, with its audit event, or leave no trace."""
         try:
             result, wrote, sha256 = await self._publish(user, upload, scope)
-        except (InvalidUpload, Forbidden, FileAlreadyExists) as exc:
+        except (InvalidUpload, Forbidden, FileAlreadyExists, Conflict) as exc:
             with contextlib.suppress(StorageError):
                 await self._audit.record(
                     EventKind.UPLOAD_REFUSED,
@@ -123,6 +136,8 @@ class Publishing:
         # A project deleted before leaves its files' names behind; a new one inherits them.
         graves = await self._repo.tombstones(name) if current is None else ()
         may_add(current, user, dist, digests.sha256, graves)
+        if current is None:
+            await self._guard(name)
         if current is not None and current.file(dist.filename) is not None:
             await self._listing.ensure(current)
             return PublishResult(name, dist.filename, False, str(dist.version)), [], digests.sha256
@@ -141,6 +156,8 @@ class Publishing:
             if project is None:
                 owners = (user.name,) if is_valid_name(user.name) else ()
                 project = Project.new(metadata.name, name, owners, graves)
+            elif project.claimable and is_valid_name(user.name):
+                project = project.with_role(user.name, "owner", True)  # a reservation's first upload
             return project.with_file(metadata.name, entry, release)
 
         wrote: list[str] = []
@@ -155,6 +172,17 @@ class Publishing:
             name, dist.filename, created, str(metadata.version), current is None, tuple(warnings)
         )
         return result, wrote, digests.sha256
+
+    async def _guard(self, name: str) -> None:
+        """Refuse a new project that an upstream already serves (dependency confusion).
+
+        Only a name with no sidecar is new: a reserved one has a sidecar, so it never gets here.
+        """
+        if self._upstream is None or not await self._upstream.serves(name):
+            return
+        message = upload_guard(name, served_upstream=True, reserved=False)
+        if message is not None:
+            raise Conflict(message)
 
     async def _vulnerability_policy(self, project: str, version: str) -> list[str]:
         if not self._vuln_policy.applies(project):
