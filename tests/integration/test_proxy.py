@@ -14,6 +14,7 @@ import pytest
 
 from registry_index.app import create_app
 from registry_index.auth.accounts import User
+from registry_index.errors import Conflict
 from registry_index.registry import Registry
 from registry_index.services.proxy import Proxy
 from registry_index.settings import Settings
@@ -101,7 +102,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     storage, clock = MemoryStorage(), Clock()
     proxy = Proxy(storage, upstreams, HttpUpstreams(upstreams, transport=relay, environ={}), clock=clock)
     here = Registry(storage, freshness=0, isolate_inspection=False, proxy=proxy)
+    with pytest.raises(Conflict, match="registry-index reserve private-pkg"):
+        await _publish(here, tmp_path, "private-pkg", "1.0")  # the upstream serves the name
+    assert [k async for k in storage.list("files/")] == []
+    await here.reserve("private-pkg")
     await _publish(here, tmp_path, "private-pkg", "1.0")
+    relay.paths.clear()  # the guard asked about the new name; once hosted, it never is again
     app = create_app(Settings(storage="memory:"), registry=here)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://here.test"
