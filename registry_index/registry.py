@@ -33,12 +33,14 @@ from .services.administration import Administration
 from .services.checks import UploadChecks
 from .services.files import Artifacts, Downloads
 from .services.listing import Listing
+from .services.pins import Pins
 from .services.projects import ProjectReads
 from .services.proxy import Proxy, Relayed, RelayedFile
 from .services.publishing import Publishing, PublishResult, UpstreamNames
 from .services.resolution import Resolutions
 from .services.search import Search
 from .services.security import Security
+from .services.upstream_cache import UpstreamCache
 from .services.verification import Verification
 from .storage import ObjectNotFound, Storage
 from .storage.capabilities import SupportsHealthCheck
@@ -95,6 +97,8 @@ class Registry:
         self.searching = Search(self.search_index, self.meta)
         self._listing = listing
         self.proxy = proxy  # None: no --upstream, and no name is ever asked elsewhere
+        self.pins = Pins(storage, self.audit)
+        self.upstream_cache = UpstreamCache(storage)
         self._checks = checks
 
     @property
@@ -276,3 +280,11 @@ class Registry:
 
     async def revoke_token(self, token_id: str, *, actor: str = "cli") -> Token:
         return await self.administration.revoke_token(token_id, actor=actor)
+
+    # -- the upstream proxy -------------------------------------------------------------
+
+    async def pin(self, name: str, upstream: str, *, actor: str = "cli") -> str:
+        return await self.pins.pin(name, upstream, actor=actor)
+
+    async def unpin(self, name: str, *, actor: str = "cli") -> str:
+        return await self.pins.unpin(name, actor=actor)

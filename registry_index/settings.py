@@ -14,7 +14,7 @@ class SettingsError(ValueError):
     pass
 
 
-def _parse_size(value: str) -> int:
+def parse_size(value: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     text = value.strip().lower().removesuffix("b").removesuffix("i")
     if text and text[-1] in units:
@@ -123,7 +123,7 @@ def _convert(name: str, raw: Any, source: str) -> Any:
         if not isinstance(raw, str):
             return raw
         if name in ("max_upload_size", "archive_max_size"):
-            return _parse_size(raw)
+            return parse_size(raw)
         if name == "vuln_policy" and raw not in ("off", "warn", "refuse"):
             raise ValueError(f"expected off, warn or refuse, got {raw!r}")
         if name == "s3_sse" and raw not in ("", "sse-s3", "sse-kms", "sse-c"):

@@ -14,7 +14,7 @@ from typing import Protocol
 from ..errors import RegistryError
 from ..settings import SettingsError
 from ..storage import StorageError
-from . import audit, fsck, imports, keys, projects, resolve, security, serve, tokens, users, verify
+from . import audit, fsck, imports, keys, projects, resolve, security, serve, tokens, upstream, users, verify
 from .common import Handler, Subparsers, storage_options
 
 
@@ -34,6 +34,7 @@ GROUPS: tuple[Group, ...] = (
     resolve,  # deps
     imports,  # import
     keys,  # rekey, encryption-key generate
+    upstream,  # pin, unpin, cache [show|prune]
 )
 
 

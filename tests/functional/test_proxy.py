@@ -6,8 +6,10 @@ names this index asked it for: hosted ones never.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +122,32 @@ def test_relayed_pages_match_the_upstream_field_by_field(servers: tuple[Server, 
     assert b.url.startswith(here.url + "/upstream/")
     wheel = httpx.get(b.url, timeout=30)
     assert wheel.status_code == 200 and len(wheel.content) == a.size
+
+
+def test_cache_shows_and_prunes_and_pins_choose_the_upstream(servers: tuple[Server, Server]) -> None:
+    _, here = servers
+    page = httpx.get(
+        f"{here.simple}pub-dep/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json()
+    url = here.url + page["files"][0]["url"]
+    wheel = httpx.get(url, timeout=30).content
+    shown = cli("cache", storage=here.storage).stdout
+    assert re.search(r"^127-0-0-1-\d+: \d+ pages, [1-9]\d* files, [1-9]\d* bytes", shown, re.M), shown
+    pruned = cli("cache", "prune", "--max-size", "0", storage=here.storage).stdout
+    assert "freed" in pruned and "removed 0 objects" not in pruned, pruned
+    assert httpx.get(url, timeout=30).content == wheel  # fetched and verified again
+    refused = cli("cache", "prune", storage=here.storage, check=False)
+    assert refused.returncode == 2 and "--older-than" in refused.stdout
+
+    assert cli("pin", "pub-dep", "elsewhere", storage=here.storage).stdout.startswith("pinned pub-dep")
+    try:
+        pinned = httpx.get(f"{here.simple}pub-dep/", timeout=30)
+        deadline = time.monotonic() + 10
+        while pinned.status_code == 200 and time.monotonic() < deadline:  # the pin is read within 1 s
+            time.sleep(0.2)
+            pinned = httpx.get(f"{here.simple}pub-dep/", timeout=30)
+        assert pinned.status_code == 404 and "'elsewhere', which is not configured" in pinned.text
+    finally:
+        cli("unpin", "pub-dep", storage=here.storage)
+    audit = cli("audit", storage=here.storage).stdout
+    assert "project:upstream:pin" in audit and "project:upstream:unpin" in audit
