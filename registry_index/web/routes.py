@@ -31,6 +31,7 @@ from ..domain.model import Project
 from ..errors import InvalidRequest, NotFound, RegistryError
 from ..names import canonical_version, is_valid_name, normalize
 from ..pagination import Pagination
+from ..simple.relayed import relayable
 from ..storage import StorageError
 from .catalog import Catalog, Listing
 from .render import STATIC, error_page, page, render_description, root_of
@@ -252,7 +253,19 @@ async def project_page(request: Request) -> Response:
     name: str = request.path_params["project"]
     if name != normalize(name):
         return _redirect(request, f"/project/{normalize(name)}/")
-    project = await _project(request, ctx, name)
+    try:
+        project = await _project(request, ctx, name)
+    except NotFound:
+        relayed = await ctx.registry.relayed_page(name) if is_valid_name(name) else None
+        if relayed is None:
+            raise
+        files = [f for f in relayed.project.files if relayable(f)]
+        return page(
+            request,
+            "upstream_project.html",
+            {"project": relayed.project, "upstream": relayed.upstream, "stale": relayed.stale,
+             "files": files, "root": root_of(request)},
+        )  # fmt: skip
     view = project_view(project)
     if view.latest is None:
         return page(request, "empty_project.html", {"project": project})

@@ -211,3 +211,13 @@ async def test_revalidation_and_a_serial_going_backwards(world: World) -> None:
     stale = (await world.client.get("/simple/pub-pkg/", headers=JSON)).json()
     assert world.asked("pub-pkg") == asked + 1
     assert stale["meta"]["_last-serial"] > 0  # the cached page is kept
+
+
+async def test_the_web_ui_marks_upstream_projects(world: World) -> None:
+    relayed = await world.client.get("/project/pub-pkg/")
+    assert relayed.status_code == 200 and "upstream: upstream-test" in relayed.text
+    assert "/upstream/upstream-test/pub-pkg/pub_pkg-1.1-py3-none-any.whl" in relayed.text
+    assert "yanked: broken &lt;build&gt;" in relayed.text
+    hosted = await world.client.get("/project/private-pkg/")
+    assert hosted.status_code == 200 and "upstream:" not in hosted.text
+    assert (await world.client.get("/project/nowhere-at-all/")).status_code == 404
