@@ -58,10 +58,17 @@ class SimpleFastPath:
             if not name or "/" in name or normalize(name) != name:
                 return None
             seen = ctx.registry.projects.project_if_fresh(name)
-            if seen is None or seen[0] is None or seen[1] is None:
+            if seen is None:
                 return None
             accept, encoding, if_none_match = _request_headers(scope)
-            page = ctx.pages.project(seen[0], seen[1], negotiate(accept), root)
+            if seen[0] is None or seen[1] is None:  # not hosted: a relayed page, if fresh in memory
+                relayed = ctx.registry.relayed_page_if_fresh(name)
+                if relayed is None:
+                    return None
+                fmt = negotiate(accept)
+                page = ctx.pages.relayed(relayed.upstream.name, relayed.project, relayed.version, fmt, root)
+            else:
+                page = ctx.pages.project(seen[0], seen[1], negotiate(accept), root)
         return page.respond(encoding, if_none_match)
 
 

@@ -59,10 +59,13 @@ async def simple_project(request: Request) -> Response:
             raise NotFound(f"No project {name[:200]!r} on this index.")
         page = ctx.pages.relayed(relayed.upstream.name, relayed.project, relayed.version, fmt, root)
         wire = page.respond(request.headers.get("accept-encoding"), request.headers.get("if-none-match"))
-        origin = relayed.upstream.name + ("; stale" if relayed.stale else "")
-        return WireResponse(
-            Wire(wire.status, [*wire.headers, (b"x-registry-upstream", origin.encode())], wire.body)
-        )
+        if relayed.stale:  # the upstream could not be asked: say the page is as last seen
+            stale = (b"x-registry-upstream", f"{relayed.upstream.name}; stale".encode())
+            headers = [
+                stale if key == b"x-registry-upstream" else (key, value) for key, value in wire.headers
+            ]
+            wire = Wire(wire.status, headers, wire.body)
+        return WireResponse(wire)
     return _respond(request, ctx.pages.project(project, etag, fmt, root))
 
 

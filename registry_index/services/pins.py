@@ -37,6 +37,11 @@ class Pins:
         pin, _ = await self._pins.read(keys.upstream_pin(normalized))
         return pin
 
+    def peek(self, normalized: str) -> tuple[bool, str | None]:
+        """(known, pin) from memory: known is False when the store must be asked."""
+        seen = self._pins.peek(keys.upstream_pin(normalized))
+        return (False, None) if seen is None else (True, seen[0])
+
     async def pin(self, name: str, upstream: str, *, actor: str = "cli") -> str:
         """Serve ``name`` from ``upstream`` (its id, as `registry-index serve` logs it) only."""
         normalized = self._checked(name)

@@ -35,7 +35,7 @@ from ..upstream.cache import CachedPage, CacheEntryError
 from ..upstream.client import Fetched, UpstreamError
 from ..upstream.config import Upstream
 from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
-from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
+from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, Upstreams, route
 from .pins import Pins
 
 log = logging.getLogger("registry_index")
@@ -143,6 +143,37 @@ class Proxy:
             )
             if found is not None:
                 return found
+        return None
+
+    def page_if_fresh(self, normalized: str) -> Relayed | None:
+        """``page`` answered from memory, or None when that needs the store or an upstream."""
+        known, pin = self._pins.peek(normalized)
+        if not known:
+            return None
+        decision = route(LocalState(pin=pin), self.upstreams)
+        if isinstance(decision, Pinned):
+            candidates: tuple[Upstream, ...] = (decision.upstream,)
+        elif isinstance(decision, Upstreams):
+            candidates = decision.upstreams
+        else:
+            return None
+        now = self._clock()
+        for upstream in candidates:
+            key = keys.upstream_page(upstream.name, normalized)
+            seen = self._pages.peek(key)
+            if seen is None:
+                return None
+            page, etag = seen
+            if page is None or etag is None or page.upstream_url != upstream.url:
+                return None
+            if page.presence == "missing":
+                if now - page.checked_at < self._negative_ttl:
+                    continue
+                return None
+            if now - page.checked_at >= self._ttl:
+                return None
+            project = self._parsed.get((key, etag))
+            return None if project is None else Relayed(upstream, project, etag, stale=False)
         return None
 
     async def serves(self, normalized: str) -> bool:

@@ -41,6 +41,7 @@ class Page:
     etag: str  # quoted, ready for the header
     media_type: str
     serial: int
+    extra: RawHeaders = field(default_factory=list)  # e.g. which upstream a relayed page is from
     _gzipped: bytes | None = None
     _wire: dict[tuple[bool, bool], Wire] = field(default_factory=dict)
 
@@ -74,6 +75,7 @@ class Page:
             (b"cache-control", CACHE_CONTROL.encode()),
             (b"access-control-allow-origin", b"*"),
             (b"x-pypi-last-serial", str(self.serial).encode()),
+            *self.extra,
         ]
         if not_modified:
             # RFC 9110 §15.4.5: the validators and caching fields of the 200, no content ones.
@@ -129,7 +131,8 @@ class PageCache:
         if page is None:
             doc = build_relayed(upstream, project, root)
             body = render.project_json(doc) if fmt == V1_JSON else render.project_html(doc)
-            page = self._put(key, Page(body, self._etag(*key), fmt, project.last_serial or 0))
+            origin = [(b"x-registry-upstream", upstream.encode())]
+            page = self._put(key, Page(body, self._etag(*key), fmt, project.last_serial or 0, origin))
         return page
 
     def index(self, index: ProjectIndex, etag: str, fmt: Format, root: str) -> Page:

@@ -221,3 +221,22 @@ async def test_the_web_ui_marks_upstream_projects(world: World) -> None:
     hosted = await world.client.get("/project/private-pkg/")
     assert hosted.status_code == 200 and "upstream:" not in hosted.text
     assert (await world.client.get("/project/nowhere-at-all/")).status_code == 404
+
+
+async def test_warm_relayed_pages_take_the_fast_path(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.here.meta.sidecars.freshness = 60  # as a server would trust its cache (default 1 s)
+    routed = await world.client.get("/simple/pub-pkg/?format=application/vnd.pypi.simple.v1+json")
+    await world.client.get("/simple/pub-pkg/", headers=JSON)  # warms the "not hosted" answer
+
+    async def no_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm relayed page read the store or the upstream")
+
+    assert world.here.proxy is not None
+    monkeypatch.setattr(world.here.proxy, "page", no_reads)
+    monkeypatch.setattr(world.here, "relayed_page", no_reads)
+    fast = await world.client.get("/simple/pub-pkg/", headers=JSON)
+    assert fast.status_code == 200 and fast.content == routed.content
+    assert (
+        fast.headers["x-registry-upstream"] == "upstream-test"
+        and fast.headers["etag"] == routed.headers["etag"]
+    )
