@@ -12,6 +12,7 @@ from ..encryption import open_store, startup_problem
 from ..running import announced
 from ..settings import PREFIX, Settings
 from ..storage.schemes import local_path, storage_scheme
+from ..upstream.config import parse_upstreams_env
 from .common import Subparsers, settings_from_args
 
 
@@ -61,6 +62,7 @@ async def _encryption_problem(settings: Settings) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_encryption_settings(settings)  # a missing key ring is an error now, not in a worker
+    parse_upstreams_env(settings.upstreams)  # so is a bad --upstream (with a password in it, say)
     problem = asyncio.run(_encryption_problem(settings))  # workers check again at start-up
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -7,7 +7,9 @@ names this index asked it for: hosted ones never.
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -151,3 +153,47 @@ def test_cache_shows_and_prunes_and_pins_choose_the_upstream(servers: tuple[Serv
         cli("unpin", "pub-dep", storage=here.storage)
     audit = cli("audit", storage=here.storage).stdout
     assert "project:upstream:pin" in audit and "project:upstream:unpin" in audit
+
+
+def test_reserved_names_are_never_asked_upstream(servers: tuple[Server, Server], tmp_path: Path) -> None:
+    upstream, here = servers
+    assert "reserved" in cli("reserve", "pub-dep-secret", storage=here.storage).stdout
+    proc = subprocess.run(
+        [str(BIN / "pip"), "install", "--no-cache-dir", "--target", str(tmp_path / "t"), "--index-url", here.simple,
+         "pub-dep-secret"],
+        env=client_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0  # reserved, no files yet: nothing to install, from anywhere
+    assert httpx.get(f"{here.simple}pub-dep-secret/", timeout=30).status_code in (200, 404)
+    assert "pub-dep-secret" not in _asked(upstream)
+
+
+def test_credentials_for_a_private_upstream_come_from_the_environment(tmp_path: Path) -> None:
+    store = str(tmp_path / "private-upstream")
+    cli("import", str(_wheels(tmp_path / "w", WheelSpec("secret-lib", "1.0"))), storage=store)
+    password = "pw-" + secrets.token_urlsafe(12)
+    cli("user", "add", "mirror", "--password-stdin", storage=store, input=password + "\n")
+    with run_server(store, tmp_path / "private.log", "--private") as private:
+        upstream_id = "127-0-0-1-" + private.url.rsplit(":", 1)[1]
+        env = {
+            f"REGISTRY_INDEX_UPSTREAM_{upstream_id.upper().replace('-', '_')}_USERNAME": "mirror",
+            f"REGISTRY_INDEX_UPSTREAM_{upstream_id.upper().replace('-', '_')}_PASSWORD": password,
+        }
+        with run_server(
+            str(tmp_path / "a"), tmp_path / "a.log", "--upstream", private.simple, env=env
+        ) as here:
+            target = tmp_path / "t"
+            _run(BIN / "pip", "install", "--no-cache-dir", "--target", target, "--index-url", here.simple,
+                 "secret-lib", home=tmp_path)  # fmt: skip
+            assert (target / "secret_lib-1.0.dist-info").is_dir()
+            assert password not in here.log.read_text()
+        with run_server(str(tmp_path / "b"), tmp_path / "b.log", "--upstream", private.simple) as bare:
+            refused = httpx.get(f"{bare.simple}secret-lib/", timeout=30)
+            assert refused.status_code == 503 and "cannot be reached" in refused.text
+    refused = subprocess.run(
+        [sys.executable, "-m", "registry_index", "serve", "--storage", str(tmp_path / "c"),
+         "--upstream", f"http://mirror:{password}@127.0.0.1:1/simple/"],
+        capture_output=True, text=True, timeout=60, env=client_env(tmp_path),
+    )  # fmt: skip
+    assert refused.returncode != 0 and password not in refused.stderr + refused.stdout
+    assert "netrc" in refused.stderr or "REGISTRY_INDEX_UPSTREAM_" in refused.stderr
