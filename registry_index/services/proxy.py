@@ -42,6 +42,8 @@ log = logging.getLogger("registry_index")
 T = TypeVar("T")
 
 BUFFER_LIMIT = 32 * 1024**2  # files up to this size are verified before the first byte goes out
+MAX_UNSIZED = 4 * 1024**3  # the most bytes taken for a file whose page gives no size
+MAX_METADATA = 8 * 1024**2  # a METADATA file is a few KiB; PEP 658 files get no more than this
 _PARSED = 1024  # parsed upstream pages kept per process
 PARSE_INLINE = 256 * 1024  # pages up to this size are parsed on the event loop
 
@@ -313,6 +315,7 @@ class Proxy:
                 async for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
+                    self._bounded(file, size)
                     await out.write(chunk)
             self._verify(file, digest.hexdigest(), size)
             with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
@@ -326,6 +329,7 @@ class Proxy:
                 async for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
+                    self._bounded(file, size)
                     await out.write(chunk)
                     yield chunk
             self._verify(file, digest.hexdigest(), size)  # raises: the transfer is aborted
@@ -346,6 +350,17 @@ class Proxy:
             raise UpstreamUnavailable(
                 f"The upstream {file.upstream.url} cannot send {file.filename!r} now; retry shortly."
             ) from None
+
+    @staticmethod
+    def _bounded(file: RelayedFile, size: int) -> None:
+        """An upstream that sends more than the page promised is cut off as it happens, not
+        after it has filled the disk (decoded bytes count: a gzip bomb is no way round)."""
+        limit = MAX_METADATA if file.metadata else (file.entry.size or MAX_UNSIZED)
+        if size > limit:
+            raise BadGateway(
+                f"The upstream {file.upstream.url} sent more than {limit} bytes for {file.filename!r}; "
+                "nothing was stored."
+            )
 
     def _verify(self, file: RelayedFile, sha256: str, size: int) -> None:
         expected_size = None if file.metadata else file.entry.size

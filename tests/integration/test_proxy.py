@@ -34,6 +34,7 @@ class Relay(httpx.AsyncBaseTransport):
         self.paths: list[str] = []
         self.down = False
         self.tamper = False
+        self.pad = 0  # bytes added to every file: more than the page promised
         self.serial_override: int | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -41,6 +42,10 @@ class Relay(httpx.AsyncBaseTransport):
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         response = await self.inner.handle_async_request(request)
+        if self.pad and request.url.path.startswith("/files/"):
+            body = await response.aread() + b"\0" * self.pad
+            headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+            return httpx.Response(response.status_code, headers=headers, content=body)
         if self.tamper and request.url.path.startswith("/files/"):
             body = await response.aread()
             altered = body[:-1] + bytes([body[-1] ^ 1])
@@ -240,3 +245,13 @@ async def test_warm_relayed_pages_take_the_fast_path(world: World, monkeypatch: 
         fast.headers["x-registry-upstream"] == "upstream-test"
         and fast.headers["etag"] == routed.headers["etag"]
     )
+
+
+async def test_more_bytes_than_the_page_promised_are_refused(world: World) -> None:
+    page = (await world.client.get("/simple/pub-pkg/", headers=JSON)).json()
+    world.relay.pad = 4096
+    for url in (page["files"][0]["url"], page["files"][0]["url"] + ".metadata"):
+        resp = await world.client.get(url)
+        assert resp.status_code == 502, url
+    assert "more than" in resp.text or "sha256 mismatch" in resp.text
+    assert await world.stored("upstream/upstream-test/blobs/") == []
