@@ -6,6 +6,7 @@ names this index asked it for: hosted ones never.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import subprocess
@@ -197,3 +198,29 @@ def test_credentials_for_a_private_upstream_come_from_the_environment(tmp_path: 
     )  # fmt: skip
     assert refused.returncode != 0 and password not in refused.stderr + refused.stdout
     assert "netrc" in refused.stderr or "REGISTRY_INDEX_UPSTREAM_" in refused.stderr
+
+
+def test_a_stopped_upstream_leaves_cached_pages_and_files_served(tmp_path: Path) -> None:
+    store = str(tmp_path / "upstream")
+    cli(
+        "import",
+        str(_wheels(tmp_path / "w", WheelSpec("kept-lib", "1.0"), WheelSpec("other-lib", "1.0"))),
+        storage=store,
+    )
+    json_accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    with contextlib.ExitStack() as upstream:
+        up = upstream.enter_context(run_server(store, tmp_path / "upstream.log"))
+        # TTL 0: every request asks the upstream, so only the cache can answer once it stops.
+        with run_server(str(tmp_path / "here"), tmp_path / "here.log", "--upstream", up.simple,
+                        "--upstream-ttl", "0", "--upstream-timeout", "2") as here:  # fmt: skip
+            page = httpx.get(f"{here.simple}kept-lib/", headers=json_accept, timeout=30).json()
+            wheel = httpx.get(here.url + page["files"][0]["url"], timeout=30).content
+            other = httpx.get(f"{here.simple}other-lib/", headers=json_accept, timeout=30).json()
+            upstream.close()  # the upstream stops
+            again = httpx.get(f"{here.simple}kept-lib/", headers=json_accept, timeout=30)
+            assert again.status_code == 200 and again.headers["x-registry-upstream"].endswith("; stale")
+            assert again.json()["files"] == page["files"]
+            assert httpx.get(here.url + page["files"][0]["url"], timeout=30).content == wheel
+            uncached = httpx.get(here.url + other["files"][0]["url"], timeout=30)
+            assert uncached.status_code == 503 and uncached.headers["retry-after"]
+            assert httpx.get(f"{here.simple}never-seen/", timeout=30).status_code == 503
