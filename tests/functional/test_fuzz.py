@@ -79,7 +79,9 @@ class Fuzzed:
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         if response.status_code >= 400:
             self.refused += 1
-        assert response.status_code < 500, (request.method, str(request.url)[:300], response.text[:300])
+        if response.status_code >= 500:  # the server's own account of it, for the report
+            log = (self.tmp / "server.log").read_text(errors="replace")[-4000:]
+            raise AssertionError((request.method, str(request.url)[:300], response.text[:300], log))
         return response
 
 
