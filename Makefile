@@ -81,7 +81,10 @@ bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are 
 		|| echo "bench-smoke: pypiserver/devpi could not be installed: measuring registry_index alone"
 	$(BENCH_BIN)/python -m bench --smoke $(BENCH_ARGS)
 
+bench-proxy: $(BENCH_PEERS_STAMP) ## the upstream-proxy stage alone: registry_index, devpi, proxpi (~10 min) into bench/results/proxy.md
+	$(BENCH_BIN)/python -m bench --only proxy $(BENCH_ARGS)
+
 bench-profile: $(BENCH_STAMP) ## profile registry_index (py-spy) on the page and upload paths
 	$(BENCH_BIN)/python -m bench.profile $(BENCH_ARGS)
 
-.PHONY: bench bench-smoke bench-profile
+.PHONY: bench bench-smoke bench-proxy bench-profile
