@@ -20,9 +20,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 import urllib.parse
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "proxy-wheels"
-UPSTREAM = "upstream (nginx)"
+UPSTREAM = "upstream"
 # 30 distributions, closed under their dependencies on CPython 3.11 (pyyaml, markupsafe,
 # charset-normalizer and tomli as binary wheels, the rest pure Python).
 PROXY_SET = [
@@ -81,6 +83,36 @@ WARM_PAGE = "requests"
 COLD_PROJECTS = ("requests", "rich", "pygments", "click", "pyyaml", "pytz", "jinja2")  # files 60 KB-1.2 MB
 HOSTED = "bench-hosted-page"  # registry_index's own page of one wheel, beside the relayed one
 JSON_ACCEPT = {"Accept": PIP_ACCEPT}
+# The smoke version (no network, registry_index only): 3 wheels built here, a -> b -> c.
+SMOKE_SET = ["smoke-proxy-a", "smoke-proxy-b", "smoke-proxy-c"]
+
+
+@dataclass(frozen=True)
+class ProxySet:
+    names: Sequence[str]  # what pip and uv install: the whole set
+    warm: str  # the page wrk loads
+    cold: Sequence[str]  # the pages and files timed cold
+
+    @property
+    def cold_label(self) -> str:
+        return (
+            f"{len(self.cold)} wheels, 60 KB-1.2 MB"
+            if self.names is PROXY_SET
+            else f"{len(self.cold)} wheels"
+        )
+
+
+FULL = ProxySet(PROXY_SET, WARM_PAGE, COLD_PROJECTS)
+SMOKE = ProxySet(SMOKE_SET, SMOKE_SET[0], SMOKE_SET)
+
+
+def smoke_wheels(dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    deps = [[SMOKE_SET[1]], [SMOKE_SET[2]], []]
+    return [
+        build_wheel(dest, WheelSpec(name, "1.0.0", requires_dist=dep, requires_python=">=3.8"))
+        for name, dep in zip(SMOKE_SET, deps, strict=True)
+    ]
 
 
 # -- the upstream ----------------------------------------------------------------------------
@@ -190,9 +222,44 @@ http {{
         return sum(int(line.rsplit(" ", 1)[1]) for line in lines), len(lines)
 
     def lines(self, mark: int) -> list[str]:
+        time.sleep(0.05)  # the server logs a request just after its last byte is sent
         with open(self.log, "rb") as fh:
             fh.seek(mark)
             return [line for line in fh.read().decode().splitlines() if line]
+
+
+class StaticUpstream(Upstream):
+    """The smoke test's upstream: ``python -m http.server`` (no nginx needed).
+
+    Its log has no sizes, so a 200's body bytes are the size of the file it names.
+    """
+
+    name = UPSTREAM
+
+    def start(self) -> None:
+        self.log = self.work / "access.log"
+        cmd = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", self.root]
+        self._fh = open(self.log, "ab")  # noqa: SIM115 - open while the server runs
+        self._process = subprocess.Popen([str(c) for c in [*cmd, str(self.port)]], stderr=self._fh)
+        wait_http(f"{self.url}/simple/", self._process)
+        pin_tree(self.pid)
+
+    def stop(self) -> None:
+        super().stop()
+        self._fh.close()
+
+    def lines(self, mark: int) -> list[str]:
+        out = []
+        for line in super().lines(mark):
+            match = re.search(r'"(\w+) (\S+) HTTP/[\d.]+" (\d+)', line)
+            if match is None:
+                continue
+            method, path, status = match[1], urllib.parse.unquote(match[2].split("?")[0]), match[3]
+            local = self.root / path.lstrip("/")
+            local = local / "index.html" if local.is_dir() else local
+            size = local.stat().st_size if status == "200" and local.is_file() and method == "GET" else 0
+            out.append(f"{method} {path} {status} {size}")
+        return out
 
 
 # -- the proxies -----------------------------------------------------------------------------
@@ -340,17 +407,17 @@ def file_url(page_url: str, body: bytes) -> str:
     return urllib.parse.urljoin(page_url, href).split("#", 1)[0]
 
 
-def install(tool: str, index_url: str, home: Path) -> float:
+def install(tool: str, index_url: str, home: Path, names: Sequence[str]) -> float:
     target = home / f"target-{tool}"
     shutil.rmtree(target, ignore_errors=True)
     if tool == "pip":
         cmd: list[str | Path] = [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", target]
     else:
         cmd = [BIN / "uv", "pip", "install", "--no-cache", "--python", sys.executable, "--target", target]
-    seconds = clients.timed([*cmd, "--index-url", index_url, *PROXY_SET], home, timeout=900)
+    seconds = clients.timed([*cmd, "--index-url", index_url, *names], home, timeout=900)
     installed = {p.name for p in target.iterdir() if p.name.endswith(".dist-info")}
-    if len(installed) != len(PROXY_SET):
-        raise RuntimeError(f"{tool} installed {len(installed)} distributions, not {len(PROXY_SET)}")
+    if len(installed) != len(names):
+        raise RuntimeError(f"{tool} installed {len(installed)} distributions, not {len(names)}")
     shutil.rmtree(target, ignore_errors=True)
     return seconds
 
@@ -367,7 +434,7 @@ class ProxyStage:
         self.work = bench.work / "proxy"
         self.work.mkdir(parents=True, exist_ok=True)
         self._fresh = 0
-        self.upstream_ms: dict[str, tuple[float, float]] = {}
+        self.set = SMOKE if bench.cfg.smoke else FULL
 
     def fresh(self, make: type[Server], upstream: Upstream) -> Server:
         self._fresh += 1
@@ -379,27 +446,32 @@ class ProxyStage:
     def upstream_rows(self, upstream: Upstream) -> None:
         """The upstream's own latency for the same pages and files, on fresh connections."""
         pages, files = [], []
-        for project in COLD_PROJECTS:
+        for project in self.set.cold:
             url = f"{upstream.simple}{project}/"
             t_page, body = timed_get(url, JSON_ACCEPT)
             t_file, _ = timed_get(file_url(url, body))
             pages.append(t_page)
             files.append(t_file)
-            self.upstream_ms[project] = (t_page, t_file)
         page, file = statistics.median(pages), statistics.median(files)
         self.put("cold-page", self.cold_page_label, "lower", UPSTREAM, page, f"{ms(page)} ms (its own)")
         self.put("cold-file", self.cold_file_label, "lower", UPSTREAM, file, f"{ms(file)} ms (its own)")
+        if self.bench.cfg.smoke:
+            return  # the smoke version keeps to registry_index's own figures (< 20 s in all)
         self.bench.wait_quiet("proxy: upstream page")
-        result = self.bench.gen.measure(f"{upstream.simple}{WARM_PAGE}/", JSON_ACCEPT)
+        result = self.bench.gen.measure(f"{upstream.simple}{self.set.warm}/", JSON_ACCEPT)
         self.put("warm", self.warm_label, "higher", UPSTREAM, result.rate, self.load_text(result))
 
-    cold_page_label = (
-        f"cold project page, first request after a fresh store (median ms of {len(COLD_PROJECTS)} projects)"
-    )
-    cold_file_label = (
-        f"cold file, first request after its page (median ms of {len(COLD_PROJECTS)} wheels, 60 KB-1.2 MB)"
-    )
-    warm_label = f"warm project page `/{WARM_PAGE}/`, pip's Accept (req/s)"
+    @property
+    def cold_page_label(self) -> str:
+        return f"cold project page, first request after a fresh store (median ms of {len(self.set.cold)} projects)"
+
+    @property
+    def cold_file_label(self) -> str:
+        return f"cold file, first request after its page (median ms of {self.set.cold_label})"
+
+    @property
+    def warm_label(self) -> str:
+        return f"warm project page `/{self.set.warm}/`, pip's Accept (req/s)"
 
     @staticmethod
     def load_text(r: LoadResult) -> str:
@@ -412,7 +484,7 @@ class ProxyStage:
         with proxy:
             pages, files, page_reqs, file_reqs = [], [], [], []
             first: list[str] = []  # what the upstream logged for the first page and its file
-            for project in COLD_PROJECTS:
+            for project in self.set.cold:
                 url = proxy.page(project)
                 mark = upstream.mark()
                 t_page, body = timed_get(url, JSON_ACCEPT)
@@ -447,7 +519,7 @@ class ProxyStage:
             self.put("cold-page:reqs", "", "lower", name, max(page_reqs), "")
             self.put("cold-file:reqs", "", "lower", name, max(file_reqs), "")
             self.say(f"{name}: warm project page")
-            url = proxy.page(WARM_PAGE)
+            url = proxy.page(self.set.warm)
             warm_up(url, JSON_ACCEPT)
             self.bench.wait_quiet(f"proxy: {name}: warm page")
             result = self.bench.gen.measure(url, JSON_ACCEPT)
@@ -462,36 +534,43 @@ class ProxyStage:
 
     def installs(self, make: type[Server], upstream: Upstream) -> None:
         runs = self.bench.cfg.install_runs
-        for tool in ("pip", "uv"):
+        names = self.set.names
+        for tool in ("uv",) if self.bench.cfg.smoke else ("pip", "uv"):
             proxy = self.fresh(make, upstream)
             name = proxy.name
             home = clients.fresh_home(self.work, f"home-{name}-{tool}")
             command = "pip install --no-cache-dir" if tool == "pip" else "uv pip install --no-cache"
             with proxy:
-                self.say(f"{name}: {tool} install of {len(PROXY_SET)} distributions, cold")
+                self.say(f"{name}: {tool} install of {len(names)} distributions, cold")
                 mark = upstream.mark()
-                cold = install(tool, proxy.simple, home)
+                cold = install(tool, proxy.simple, home, names)
                 sent, reqs = upstream.since(mark)
-                label = f"{command} of the {len(PROXY_SET)}-package set, cold proxy store (s)"
+                label = f"{command} of the {len(names)}-package set, cold proxy store (s)"
                 self.put(f"{tool}-cold", label, "lower", name, cold, f"{cold:.2f} s")
                 label = f"bytes fetched upstream during the cold {tool} install (requests)"
                 self.put(f"{tool}-cold-bytes", label, "lower", name, sent, f"{kib(sent)} ({reqs})")
                 self.say(f"{name}: {tool} install, warm (x{runs})")
                 mark = upstream.mark()
-                warm = statistics.median(install(tool, proxy.simple, home) for _ in range(runs))
+                warm = statistics.median(install(tool, proxy.simple, home, names) for _ in range(runs))
                 sent, reqs = upstream.since(mark)
-                label = f"{command} of the {len(PROXY_SET)}-package set, warm (s, median of {runs})"
+                label = f"{command} of the {len(names)}-package set, warm (s, median of {runs})"
                 self.put(f"{tool}-warm", label, "lower", name, warm, f"{warm:.2f} s")
                 label = f"bytes fetched upstream during the {runs} warm {tool} installs (requests)"
                 self.put(f"{tool}-warm-bytes", label, "lower", name, sent, f"{kib(sent)} ({reqs})")
 
     def run(self, peers: Sequence[str]) -> Results:
-        wheels = wheelhouse(CACHE, self.say)
-        upstream = Upstream(self.work / "upstream")
+        if self.bench.cfg.smoke:  # no network: 3 wheels built here, python -m http.server upstream
+            wheels = smoke_wheels(self.work / "wheels")
+            upstream: Upstream = StaticUpstream(self.work / "upstream")
+            server = "python -m http.server"
+        else:
+            wheels = wheelhouse(CACHE, self.say)
+            upstream = Upstream(self.work / "upstream")
+            server = "nginx"
         projects = write_index(wheels, upstream.root)
         total = sum(p.stat().st_size for p in projects.values())
         self.results.notes.append(
-            f"upstream: nginx on 127.0.0.1 (core 0, beside the proxy) serving a static PEP 503 index of "
+            f"upstream: {server} on 127.0.0.1 (core 0, beside the proxy) serving a static PEP 503 index of "
             f"{len(projects)} wheels ({total / 1024**2:.1f} MiB) with `#sha256=` and "
             f"`data-requires-python`: {', '.join(sorted(projects))}"
         )
@@ -554,6 +633,14 @@ def proxy_targets() -> list[Target]:
             "Warm relayed page: the same rate as a hosted page (≥ 0.9x), ahead of devpi and proxpi",
             _warm_check,
         ),
-        Target("Cold page: one upstream round trip plus the transfer", _one_trip("cold-page", "page")),  # type: ignore[arg-type]
-        Target("Cold file: one upstream round trip plus the transfer", _one_trip("cold-file", "file")),  # type: ignore[arg-type]
+        Target(
+            "Cold page: one upstream round trip (one request) plus the transfer; the time over the "
+            "upstream's own is shown",
+            _one_trip("cold-page", "page"),  # type: ignore[arg-type]
+        ),
+        Target(
+            "Cold file: one upstream round trip (one request) plus the transfer; the time over the "
+            "upstream's own is shown",
+            _one_trip("cold-file", "file"),  # type: ignore[arg-type]
+        ),
     ]

@@ -116,7 +116,7 @@ class Config:
             cold_budget_s=20,
             big_load_budget_s=60,
             quiet_wait_s=3,
-            proxy=False,  # needs 30 wheels from PyPI once: `python -m bench --only proxy` runs it
+            # the proxy stage's tiny version: 3 wheels built here behind python -m http.server
             smoke=True,
         )
 
@@ -665,7 +665,8 @@ def render(bench: Bench, cfg: Config) -> str:
             "",
             "## Upstream proxy (issue 14)",
             "",
-            "Each proxy relays the same local upstream; `upstream (nginx)` is the upstream itself, "
+            "Each proxy relays the same local upstream; `upstream` is the upstream itself (nginx; "
+            "python -m http.server in the smoke version), "
             "asked directly (its latency is what one round trip costs; against it the ratio is the "
             "fraction of its speed).",
             "",
