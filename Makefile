@@ -73,7 +73,7 @@ $(BENCH_PEERS_STAMP): $(BENCH_STAMP) bench/requirements-peers.txt
 	$(BENCH_BIN)/python -m pip install --isolated --quiet -r bench/requirements-peers.txt
 	touch $(BENCH_PEERS_STAMP)
 
-bench: $(BENCH_PEERS_STAMP) ## measure against pypiserver, devpi and nginx (30-45 min) into bench/results/latest.md
+bench: $(BENCH_PEERS_STAMP) ## measure against pypiserver, devpi and nginx, then the proxy stage vs devpi and proxpi (40-55 min) into bench/results/latest.md
 	$(BENCH_BIN)/python -m bench $(BENCH_ARGS)
 
 bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are skipped if they cannot be installed
