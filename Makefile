@@ -73,7 +73,7 @@ $(BENCH_PEERS_STAMP): $(BENCH_STAMP) bench/requirements-peers.txt
 	$(BENCH_BIN)/python -m pip install --isolated --quiet -r bench/requirements-peers.txt
 	touch $(BENCH_PEERS_STAMP)
 
-bench: $(BENCH_PEERS_STAMP) ## measure against pypiserver, devpi and nginx (30-45 min) into bench/results/latest.md
+bench: $(BENCH_PEERS_STAMP) ## measure against pypiserver, devpi and nginx, then the proxy stage vs devpi and proxpi (40-55 min) into bench/results/latest.md
 	$(BENCH_BIN)/python -m bench $(BENCH_ARGS)
 
 bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are skipped if they cannot be installed
@@ -81,7 +81,10 @@ bench-smoke: $(BENCH_STAMP) ## a tiny run of the benchmark (< 2 min); peers are 
 		|| echo "bench-smoke: pypiserver/devpi could not be installed: measuring registry_index alone"
 	$(BENCH_BIN)/python -m bench --smoke $(BENCH_ARGS)
 
+bench-proxy: $(BENCH_PEERS_STAMP) ## the upstream-proxy stage alone: registry_index, devpi, proxpi (~10 min) into bench/results/proxy.md
+	$(BENCH_BIN)/python -m bench --only proxy $(BENCH_ARGS)
+
 bench-profile: $(BENCH_STAMP) ## profile registry_index (py-spy) on the page and upload paths
 	$(BENCH_BIN)/python -m bench.profile $(BENCH_ARGS)
 
-.PHONY: bench bench-smoke bench-profile
+.PHONY: bench bench-smoke bench-proxy bench-profile

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 OURS = "registry_index"
-PEERS = ("pypiserver", "devpi", "nginx")
+PEERS = ("pypiserver", "devpi", "proxpi", "nginx", "upstream")
 
 
 @dataclass

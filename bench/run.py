@@ -30,6 +30,7 @@ from tests.support.s3 import run_seaweedfs
 from . import clients, hostile
 from .corpus import CHAIN, PAGE_50, PAGE_BIG, Corpus, CorpusSpec, big_wheel, build_corpus, upload_batch
 from .load import PIP_ACCEPT, LoadGenerator, LoadResult, RssSampler, can_pin, pin_tree, timed_get, warm_up
+from .proxy import ProxyStage, proxy_targets
 from .report import OURS, Results, Target, ms, num
 from .servers import Devpi, Nginx, Pypiserver, RegistryIndex
 from .servers import Target as Server
@@ -60,6 +61,8 @@ class Config:
     big_load_budget_s: float = 600.0  # devpi slows down with every version it holds
     quiet_wait_s: float = 30.0  # how long to wait for other processes to calm down
     peers: tuple[str, ...] = ("pypiserver", "devpi")
+    proxy_peers: tuple[str, ...] = ("devpi", "proxpi")  # the upstream-proxy stage (issue 14)
+    proxy: bool = True
     s3: bool = True
     nginx: bool = True
     fallback_load: bool = False
@@ -90,6 +93,10 @@ class Config:
             quiet_wait_s=float(get("QUIET_WAIT_S", str(base.quiet_wait_s))),
             peers=tuple(p for p in get("PEERS", ",".join(base.peers)).split(",") if p and p != "none"),
             s3=get("S3", "1" if base.s3 else "0") == "1",
+            proxy_peers=tuple(
+                p for p in get("PROXY_PEERS", ",".join(base.proxy_peers)).split(",") if p and p != "none"
+            ),
+            proxy=get("PROXY", "1" if base.proxy else "0") == "1",
         )
 
     @classmethod
@@ -109,6 +116,7 @@ class Config:
             cold_budget_s=20,
             big_load_budget_s=60,
             quiet_wait_s=3,
+            # the proxy stage's tiny version: 3 wheels built here behind python -m http.server
             smoke=True,
         )
 
@@ -176,6 +184,7 @@ class Bench:
         self.noisy: list[str] = []
         self.elapsed = 0.0
         self.background = "not measured"
+        self.proxy_results: Results | None = None
 
     # rows ---------------------------------------------------------------------------------
 
@@ -434,9 +443,19 @@ class Bench:
 
     # the whole run --------------------------------------------------------------------------
 
-    def run(self, only_ours: bool = False) -> Results:
+    def run_proxy(self, only_ours: bool = False) -> None:
+        peers = () if only_ours else self.cfg.proxy_peers
+        self.proxy_results = ProxyStage(self, say).run(peers)
+
+    def run(self, only_ours: bool = False, only: str | None = None) -> Results:
         started = time.monotonic()
         before = other_load()
+        if only == "proxy":
+            self.run_proxy(only_ours)
+            self.elapsed = time.monotonic() - started
+            self.background = f"{before:.0%} of a core busy before the run, {other_load():.0%} after it"
+            self.noise_note(self.proxy_results)
+            return self.results
         self.corpus = build_corpus(self.cfg.corpus_spec(), self.work.parent, say)
         targets: list[Callable[[], Server]] = [lambda: RegistryIndex(self.work / "registry_index")]
         peers = () if only_ours else self.cfg.peers
@@ -464,15 +483,24 @@ class Bench:
             self.results.notes.append("nginx skipped: not installed (apt-get install nginx-light).")
         if self.cfg.s3:
             self.run_s3()
+        if self.cfg.proxy:
+            self.run_proxy(only_ours)
+        else:
+            self.results.notes.append(
+                "The upstream-proxy stage (issue 14) was not run: `python -m bench --only proxy` runs it."
+            )
         self.elapsed = time.monotonic() - started
         self.background = f"{before:.0%} of a core busy before the run, {other_load():.0%} after it"
-        if self.noisy:
-            self.results.notes.append(
+        self.noise_note(self.results)
+        return self.results
+
+    def noise_note(self, results: Results | None) -> None:
+        if self.noisy and results is not None:
+            results.notes.append(
                 f"{len(self.noisy)} load measurements began while other processes kept the CPU busy "
                 f"(after waiting up to {self.cfg.quiet_wait_s:.0f} s for quiet), so they may read low: "
                 + "; ".join(self.noisy)
             )
-        return self.results
 
 
 # -- targets of issue 7 --------------------------------------------------------------------
@@ -569,7 +597,7 @@ def targets(cfg: Config) -> list[Target]:
 
 def peer_versions() -> dict[str, str]:
     found = {}
-    for name, dist in (("pypiserver", "pypiserver"), ("devpi", "devpi-server")):
+    for name, dist in (("pypiserver", "pypiserver"), ("devpi", "devpi-server"), ("proxpi", "proxpi")):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[name] = importlib.metadata.version(dist)
     return found
@@ -598,6 +626,12 @@ def render(bench: Bench, cfg: Config) -> str:
         ),
         platform.processor(),
     )
+    corpus = (
+        f"- corpus: stages {', '.join(f'{s:,}' for s in cfg.stages)} projects; {cfg.versions} version(s) "
+        f"(wheel + sdist) per filler project; `{PAGE_50}` has 50 files, `{PAGE_BIG}` {cfg.big_files:,}; "
+        f"a {len(CHAIN)}-package chain `{CHAIN[0]}` → … → `{CHAIN[-1]}` "
+        f"with {cfg.chain_payload_kib} KiB wheels"
+    )
     lines = [
         f"# registry_index benchmark{' (SMOKE: tiny sizes, not comparable)' if cfg.smoke else ''}",
         "",
@@ -607,24 +641,43 @@ def render(bench: Bench, cfg: Config) -> str:
         f"- pinning: {PINNING if can_pin() else 'none (fewer than 2 cores)'}",
         f"- load: {bench.gen.label}; {_tool_version(['wrk', '-v'])}; warm-up GET first; loopback only",
         f"- other load on the machine: {bench.background}",
-        f"- corpus: stages {', '.join(f'{s:,}' for s in cfg.stages)} projects; {cfg.versions} version(s) "
-        f"(wheel + sdist) per filler project; `{PAGE_50}` has 50 files, `{PAGE_BIG}` {cfg.big_files:,}; "
-        f"a {len(CHAIN)}-package chain `{CHAIN[0]}` → … → `{CHAIN[-1]}` "
-        f"with {cfg.chain_payload_kib} KiB wheels",
+        *([corpus] if bench.results.rows else []),
         "- versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + f"; {_tool_version(['nginx', '-v'])}",
         "- ratios: registry_index's advantage, >1x means registry_index is better (higher rate, or lower "
         "time/bytes/memory); against nginx it is the fraction of nginx's rate",
-        "",
-        bench.results.markdown(),
-        "",
-        "## Targets (issue 7)",
-        "",
-        bench.results.targets_markdown(targets(cfg)),
     ]
-    if bench.results.notes:
-        lines += ["", "## Notes", "", *(f"- {n}" for n in bench.results.notes)]
+    if bench.results.rows:
+        lines += [
+            "",
+            bench.results.markdown(),
+            "",
+            "## Targets (issue 7)",
+            "",
+            bench.results.targets_markdown(targets(cfg)),
+        ]
+        if bench.results.notes:
+            lines += ["", "## Notes", "", *(f"- {n}" for n in bench.results.notes)]
+    proxy = bench.proxy_results
+    if proxy is not None:
+        lines += [
+            "",
+            "## Upstream proxy (issue 14)",
+            "",
+            "Each proxy relays the same local upstream; `upstream` is the upstream itself (nginx; "
+            "python -m http.server in the smoke version), "
+            "asked directly (its latency is what one round trip costs; against it the ratio is the "
+            "fraction of its speed).",
+            "",
+            proxy.markdown(),
+            "",
+            "### Targets (issue 14)",
+            "",
+            proxy.targets_markdown(proxy_targets()),
+        ]
+        if proxy.notes:
+            lines += ["", "### Notes", "", *(f"- {n}" for n in proxy.notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -635,6 +688,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 (SeaweedFS) part")
     parser.add_argument("--no-apt", action="store_true", help="never apt-get install wrk/nginx (fall back)")
     parser.add_argument("--out", type=Path, help="where the report goes (default bench/results/)")
+    parser.add_argument(
+        "--only", choices=["proxy"], help="one stage alone: proxy (issue 14) writes bench/results/proxy.md"
+    )
+    parser.add_argument("--no-proxy", action="store_true", help="skip the upstream-proxy stage")
     args = parser.parse_args(argv)
     cfg = Config.from_env(args.smoke)
     ensure_tools(install=not args.no_apt)
@@ -643,6 +700,8 @@ def main(argv: list[str] | None = None) -> int:
         say("wrk is not installed: using the Python (httpx) fallback load generator, labelled as such")
     if args.no_s3:
         cfg = replace(cfg, s3=False)
+    if args.no_proxy:
+        cfg = replace(cfg, proxy=False)
     out = args.out or HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
@@ -651,10 +710,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(os.environ.get("BENCH_WORK", HERE / ".work")) / f"run-{os.getpid()}"
     work.mkdir(parents=True)
     bench = Bench(cfg, out, work)
-    bench.run(only_ours=args.only_ours)
+    bench.run(only_ours=args.only_ours, only=args.only)
     shutil.rmtree(work, ignore_errors=True)  # kept after a failure, for its logs
     report = render(bench, cfg)
-    name = "smoke.md" if cfg.smoke else "latest.md"
+    name = "proxy.md" if args.only == "proxy" else "smoke.md" if cfg.smoke else "latest.md"
     (out / name).write_text(report)
     print()
     print(report)
