@@ -159,16 +159,6 @@ class Registry:
             return None
         return await self.proxy.page(normalized)
 
-    def relayed_page_if_fresh(self, normalized: str) -> Relayed | None:
-        """``relayed_page`` from memory only (the fast path): None unless every answer it
-        needs is cached and fresh; never touches the store or an upstream."""
-        if self.proxy is None:
-            return None
-        seen = self.projects.project_if_fresh(normalized)
-        if seen is None or seen[0] is not None:
-            return None
-        return self.proxy.page_if_fresh(normalized)
-
     async def relayed_file(
         self, upstream: str, project: str, filename: str
     ) -> tuple[Proxy, RelayedFile] | None:

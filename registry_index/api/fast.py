@@ -62,7 +62,8 @@ class SimpleFastPath:
                 return None
             accept, encoding, if_none_match = _request_headers(scope)
             if seen[0] is None or seen[1] is None:  # not hosted: a relayed page, if fresh in memory
-                relayed = ctx.registry.relayed_page_if_fresh(name)
+                proxy = ctx.registry.proxy
+                relayed = proxy.page_if_fresh(name) if proxy is not None else None
                 if relayed is None:
                     return None
                 fmt = negotiate(accept)

@@ -35,7 +35,7 @@ from ..upstream.cache import CachedPage, CacheEntryError
 from ..upstream.client import Fetched, UpstreamError
 from ..upstream.config import Upstream
 from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
-from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, Upstreams, route
+from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from .pins import Pins
 
 log = logging.getLogger("registry_index")
@@ -119,6 +119,8 @@ class Proxy:
             storage, CachedPage.from_json, CachedPage.to_json, 1.0
         )
         self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()
+        self._warm: dict[tuple[str, str], Relayed] = {}  # the fresh answers of _parsed, for the fast path
+        self._ordered = tuple(sorted(upstreams, key=lambda u: u.priority))
         self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
         self._fills: dict[str, asyncio.Future[None]] = {}
         self._pins = Pins(storage)
@@ -148,17 +150,20 @@ class Proxy:
         return None
 
     def page_if_fresh(self, normalized: str) -> Relayed | None:
-        """``page`` answered from memory, or None when that needs the store or an upstream."""
+        """``page`` answered from memory, or None when that needs the store or an upstream.
+
+        The fast path calls this for every warm relayed page: it does only dictionary
+        lookups, like the hosted path.
+        """
         known, pin = self._pins.peek(normalized)
         if not known:
             return None
-        decision = route(LocalState(pin=pin), self.upstreams)
-        if isinstance(decision, Pinned):
-            candidates: tuple[Upstream, ...] = (decision.upstream,)
-        elif isinstance(decision, Upstreams):
-            candidates = decision.upstreams
-        else:
-            return None
+        candidates = self._ordered
+        if pin is not None:
+            decision = route(LocalState(pin=pin), self.upstreams)
+            if not isinstance(decision, Pinned):
+                return None  # an unknown pin: the route says so
+            candidates = (decision.upstream,)
         now = self._clock()
         for upstream in candidates:
             key = keys.upstream_page(upstream.name, normalized)
@@ -174,8 +179,7 @@ class Proxy:
                 return None
             if now - page.checked_at >= self._ttl:
                 return None
-            project = self._parsed.get((key, etag))
-            return None if project is None else Relayed(upstream, project, etag, stale=False)
+            return self._warm.get((key, etag))
         return None
 
     async def serves(self, normalized: str) -> bool:
@@ -270,10 +274,14 @@ class Proxy:
             )
             self._parsed[slot] = project
             if len(self._parsed) > _PARSED:
-                self._parsed.popitem(last=False)
+                gone, _ = self._parsed.popitem(last=False)
+                self._warm.pop(gone, None)
         else:
             self._parsed.move_to_end(slot)
-        return Relayed(upstream, project, etag, stale)
+        relayed = Relayed(upstream, project, etag, stale)
+        if not stale:
+            self._warm[slot] = relayed
+        return relayed
 
     # -- files ------------------------------------------------------------------------------
 
