@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from ..names import DistFilename
 from ..validation.archives import (
+    CORRUPT_MEMBER,
     ArchiveLimits,
     read_member,
     scan_sdist,
@@ -125,7 +126,7 @@ def _wheel_metadata(
         except ValueError as exc:
             problems.append(str(exc))
             return None
-        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+        except CORRUPT_MEMBER as exc:
             problems.append(f"Invalid distribution file: cannot read {member}: {exc}")
             return None
         wheel_file = member.rsplit("/", 1)[0] + "/WHEEL"

@@ -15,6 +15,7 @@ from packaging.metadata import Metadata
 from ..metadata.extract import extract_metadata
 from ..names import DistFilename
 from ..validation import ArchiveLimits, Validator
+from ..validation.archives import CORRUPT_MEMBER
 from .validate import Digests, Fields, check_digests, check_form, check_metadata
 
 
@@ -48,9 +49,12 @@ def inspect_upload(upload: Upload, limits: ArchiveLimits, validator: Validator) 
         return Inspection(problems=problems or ["The upload has no file."])
     if upload.size == 0:
         return Inspection(problems=[*problems, "The uploaded file is empty."])
-    extracted, archive_problems = extract_metadata(upload.path, dist, limits)
-    problems.extend(archive_problems)
-    problems.extend(validator.validate(upload.path, dist))
+    try:
+        extracted, archive_problems = extract_metadata(upload.path, dist, limits)
+        problems.extend(archive_problems)
+        problems.extend(validator.validate(upload.path, dist))
+    except CORRUPT_MEMBER as exc:  # a damaged member that a check did not expect: still a 400
+        return Inspection(problems=[*problems, f"The archive is damaged and cannot be read: {exc}"])
     if extracted is not None and extracted.metadata is not None:
         check_metadata(dist, extracted.metadata, upload.form, problems)
     if problems or extracted is None or extracted.metadata is None:

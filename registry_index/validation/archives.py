@@ -23,6 +23,7 @@ import stat
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -189,6 +190,11 @@ class _RecordTooLarge(Exception):
     pass
 
 
+# What reading a damaged member raises: a bad deflate stream is zlib.error (not a BadZipFile),
+# a truncated one EOFError, a member with an unknown compression NotImplementedError.
+CORRUPT_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError)
+
+
 def _record_rows(fh: IO[bytes], record_name: str, members: int) -> Iterator[list[str]]:
     """RECORD's CSV rows, one line at a time, within a row count and a line length.
 
@@ -233,7 +239,7 @@ def wheel_record(zf: zipfile.ZipFile, dist_info: str) -> list[str]:
                 listed[row[0]] = (row[1], row[2])
     except _RecordTooLarge as exc:
         return [str(exc)]
-    except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile, OSError) as exc:
+    except (UnicodeDecodeError, csv.Error, *CORRUPT_MEMBER) as exc:
         return [f"{record_name} cannot be read: {exc}"]
     unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
     for name in sorted(set(members) - set(listed) - unsigned):
@@ -246,7 +252,11 @@ def wheel_record(zf: zipfile.ZipFile, dist_info: str) -> list[str]:
         if algorithm not in RECORD_HASHES or not expected:
             problems.add(f"RECORD entry for {name} has no sha256 (or stronger) hash.")
             continue
-        digest, length = _member_digest(zf, name, algorithm)
+        try:
+            digest, length = _member_digest(zf, name, algorithm)
+        except CORRUPT_MEMBER as exc:
+            problems.add(f"{name[:200]} cannot be read (the archive is damaged): {exc}")
+            continue
         if digest != expected:
             problems.add(f"RECORD hash of {name} does not match its content.")
         if size and size != str(length):
@@ -262,6 +272,8 @@ def wheel_file(zf: zipfile.ZipFile, dist_info: str, filename: str) -> list[str]:
         return [f"The wheel has no {dist_info}/WHEEL."]
     except ValueError as exc:
         return [str(exc)]
+    except CORRUPT_MEMBER as exc:
+        return [f"{dist_info}/WHEEL cannot be read (the archive is damaged): {exc}"]
     message = BytesParser().parsebytes(raw)
     problems = Findings()
     version = message.get("Wheel-Version", "")

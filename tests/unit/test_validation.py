@@ -13,6 +13,8 @@ import pytest
 from registry_index.metadata.extract import extract_metadata
 from registry_index.names import parse_dist_filename
 from registry_index.testing import WheelSpec, build_sdist, build_wheel, many_member_sdist, record_bomb_wheel
+from registry_index.upload.inspect import Upload, inspect_upload
+from registry_index.upload.local import file_digests, form_from_filename
 from registry_index.validation import ArchiveLimits, StrictValidator
 from registry_index.validation.archives import MAX_REPORTED, scan_sdist, zip_declared
 
@@ -218,3 +220,31 @@ def test_sdist_total_size_stops_the_scan(tmp_path: Path) -> None:
     path = build_sdist(tmp_path, "sizey", "1.0", extra_members={"sizey-1.0/big.bin": bytes(10_000)})
     problems = validate(path, ArchiveLimits(max_total_size=5000))
     assert problems == ["The archive expands to more than 5000 bytes; the limit is 5000 bytes."]
+
+
+def _break_deflate(path: Path, member: str) -> None:
+    """Set the first byte of a member's deflate data to BTYPE 11, an invalid block type."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    data = bytearray(path.read_bytes())
+    header = info.header_offset
+    name_len = int.from_bytes(data[header + 26 : header + 28], "little")
+    extra_len = int.from_bytes(data[header + 28 : header + 30], "little")
+    data[header + 30 + name_len + extra_len] = 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "member", ["fuzz_me/__init__.py", "fuzz_me-1.0.dist-info/METADATA", "fuzz_me-1.0.dist-info/RECORD"]
+)
+def test_a_damaged_deflate_stream_is_a_problem_not_a_crash(tmp_path: Path, member: str) -> None:
+    """Found by the fuzz suite: a member whose deflate data is invalid raised zlib.error (a 500)."""
+    path = build_wheel(tmp_path, WheelSpec("fuzz-me", "1.0", files={"fuzz_me/__init__.py": b"x = 1\n" * 50}))
+    _break_deflate(path, member)
+    digests = file_digests(path)
+    dist = parse_dist_filename(path.name)
+    upload = Upload(path.name, path, path.stat().st_size, digests, form_from_filename(dist, digests))
+    found = inspect_upload(upload, ArchiveLimits(), StrictValidator())
+    assert found.problems, "a damaged archive was accepted"
+    assert any("cannot be read" in p or "damaged" in p for p in found.problems), found.problems
