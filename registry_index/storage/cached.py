@@ -112,11 +112,24 @@ class CachedObjects(Generic[T]):
     async def _update(self, key: str, apply: Callable[[T | None], Awaitable[T] | T]) -> tuple[T, str]:
         delay = 0.005
         deadline = time.monotonic() + UPDATE_DEADLINE
+        # The first round may start from a copy read within ``freshness`` (what a reader would
+        # be served), saving a store read per write: the conditional write still decides.
+        # Whatever that round does not settle by a write (a lost race, no change, a refusal)
+        # is decided again on a fresh read, so no outcome rests on a cached copy alone.
+        seen = self.peek(key)
         while True:
-            current, etag = await self.read_fresh(key)
-            result = apply(current)
-            new = await result if isinstance(result, Awaitable) else result
+            current, etag = seen if seen is not None else await self.read_fresh(key)
+            optimistic, seen = seen is not None, None
+            try:
+                result = apply(current)
+                new = await result if isinstance(result, Awaitable) else result
+            except Exception:
+                if optimistic:
+                    continue
+                raise
             if new is current:
+                if optimistic:
+                    continue
                 assert current is not None and etag is not None
                 return current, etag
             try:
@@ -125,6 +138,8 @@ class CachedObjects(Generic[T]):
                 else:
                     new_etag = await self.storage.put(key, self._encode(new), if_match=etag)
             except ObjectConflict:
+                if optimistic:
+                    continue  # the cached copy was behind: no one to back off from yet
                 if time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(random.uniform(0, delay))
