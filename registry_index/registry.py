@@ -35,8 +35,9 @@ from .services.files import Artifacts, Downloads
 from .services.listing import Listing
 from .services.pins import Pins
 from .services.projects import ProjectReads
-from .services.proxy import Proxy, Relayed, RelayedFile
+from .services.proxy import Proxy, Relayed
 from .services.publishing import Publishing, PublishResult, UpstreamNames
+from .services.relay_files import RelayedFile
 from .services.resolution import Resolutions
 from .services.search import Search
 from .services.security import Security

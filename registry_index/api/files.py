@@ -30,7 +30,7 @@ def attachment(filename: str) -> dict[str, str]:
     }
 
 
-def _media_type(filename: str) -> str:
+def media_type(filename: str) -> str:
     if filename.endswith(".tar.gz"):
         return "application/gzip"
     if filename.endswith((".whl", ".zip")):
@@ -38,7 +38,7 @@ def _media_type(filename: str) -> str:
     return "application/octet-stream"
 
 
-def _range(header: str | None, size: int) -> tuple[int, int] | None:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """A single satisfiable byte range as [start, end), or None for the whole file."""
     if not header:
         return None
@@ -82,7 +82,7 @@ async def download(request: Request) -> Response:
     if f'"{entry.sha256}"' in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     try:
-        span = _range(request.headers.get("range"), entry.size)
+        span = byte_range(request.headers.get("range"), entry.size)
     except ValueError:
         headers["Content-Range"] = f"bytes */{entry.size}"
         return Response(status_code=416, headers=headers)
@@ -93,7 +93,7 @@ async def download(request: Request) -> Response:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size}"
     headers["Content-Length"] = str(end - start)
-    media = _media_type(filename)
+    media = media_type(filename)
     if ctx.settings.download == "redirect" and request.method == "GET":
         # The page lists this stable URL; only the redirect target is short-lived.
         url = await downloads.presigned_url(listed, ctx.settings.presign_expiry)

@@ -11,17 +11,13 @@ stored create-only (``upstream/<u>/blobs/<sha256>/<filename>``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import hashlib
 import logging
-import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 import anyio
@@ -29,21 +25,19 @@ import anyio
 from ..domain import keys
 from ..errors import BadGateway, NotFound, UpstreamUnavailable
 from ..simple.relayed import core_metadata_sha256, relayable
-from ..storage import ObjectConflict, ObjectNotFound, Storage
+from ..storage import Storage
 from ..storage.cached import CachedObjects
 from ..upstream.cache import CachedPage, CacheEntryError
 from ..upstream.client import Fetched, UpstreamError
 from ..upstream.config import Upstream
-from ..upstream.page import UpstreamFile, UpstreamPageError, UpstreamProject, parse_project_page
+from ..upstream.page import UpstreamPageError, UpstreamProject, parse_project_page
 from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from .pins import Pins
+from .relay_files import Opened, RelayedFile, RelayedFiles, Span
 
 log = logging.getLogger("registry_index")
 T = TypeVar("T")
 
-BUFFER_LIMIT = 32 * 1024**2  # files up to this size are verified before the first byte goes out
-MAX_UNSIZED = 4 * 1024**3  # the most bytes taken for a file whose page gives no size
-MAX_METADATA = 8 * 1024**2  # a METADATA file is a few KiB; PEP 658 files get no more than this
 _PARSED = 1024  # parsed upstream pages kept per process
 PARSE_INLINE = 256 * 1024  # pages up to this size are parsed on the event loop
 
@@ -66,33 +60,6 @@ class Relayed:
     project: UpstreamProject
     version: str  # changes whenever the cached page does: part of the rendered page's ETag
     stale: bool  # served from the cache because the upstream could not be asked
-
-
-@dataclass(frozen=True, slots=True)
-class RelayedFile:
-    upstream: Upstream
-    project: str
-    entry: UpstreamFile
-    metadata: bool  # the PEP 658 metadata of ``entry``, not the file itself
-
-    @property
-    def sha256(self) -> str:
-        found = core_metadata_sha256(self.entry) if self.metadata else self.entry.hashes["sha256"]
-        assert found is not None
-        return found
-
-    @property
-    def key(self) -> str:
-        blob = keys.upstream_blob(self.upstream.name, self.entry.hashes["sha256"], self.entry.filename)
-        return keys.core_metadata(blob) if self.metadata else blob
-
-    @property
-    def url(self) -> str:
-        return self.entry.url + ".metadata" if self.metadata else self.entry.url
-
-    @property
-    def filename(self) -> str:
-        return self.entry.filename + (".metadata" if self.metadata else "")
 
 
 class Proxy:
@@ -122,7 +89,8 @@ class Proxy:
         self._warm: dict[tuple[str, str], Relayed] = {}  # the fresh answers of _parsed, for the fast path
         self._ordered = tuple(sorted(upstreams, key=lambda u: u.priority))
         self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
-        self._fills: dict[str, asyncio.Future[None]] = {}
+        fills: dict[str, asyncio.Future[bytes | None]] = {}
+        self._files = RelayedFiles(storage, source, lambda key, work: self._single_flight(fills, key, work))
         self._pins = Pins(storage)
 
     async def close(self) -> None:
@@ -298,93 +266,9 @@ class Proxy:
             raise NotFound(f"No file {filename!r} here.")
         return RelayedFile(relayed.upstream, normalized, entry, metadata)
 
-    async def open_file(self, file: RelayedFile) -> AsyncIterator[bytes]:
-        """The verified bytes: from the store, or fetched, checked and stored first.
-
-        A file of known size up to BUFFER_LIMIT (and every .metadata) is fetched whole and
-        verified before anything is sent, so a mismatch is a clean 502. A larger one is
-        streamed while it is hashed; on a mismatch the transfer is cut short (the client's
-        own check of the advertised sha256 fails too) and nothing is stored.
-        """
-        with contextlib.suppress(ObjectNotFound):
-            await self._storage.head(file.key)
-            return self._storage.stream(file.key)
-        size = None if file.metadata else file.entry.size
-        if size is not None and size > BUFFER_LIMIT:
-            return self._tee(file)
-        await self._single_flight(self._fills, file.key, lambda: self._fill(file))
-        return self._storage.stream(file.key)
-
-    async def _fill(self, file: RelayedFile) -> None:
-        with tempfile.TemporaryDirectory(prefix="upstream-") as tmp:
-            path = Path(tmp) / "blob"
-            digest, size = hashlib.sha256(), 0
-            async with self._fetch(file) as chunks, await anyio.open_file(path, "wb") as out:
-                async for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    self._bounded(file, size)
-                    await out.write(chunk)
-            self._verify(file, digest.hexdigest(), size)
-            with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
-                await self._storage.put_file(file.key, path, create_only=True)
-
-    async def _tee(self, file: RelayedFile) -> AsyncIterator[bytes]:
-        with tempfile.TemporaryDirectory(prefix="upstream-") as tmp:
-            path = Path(tmp) / "blob"
-            digest, size = hashlib.sha256(), 0
-            async with self._fetch(file) as chunks, await anyio.open_file(path, "wb") as out:
-                async for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    self._bounded(file, size)
-                    await out.write(chunk)
-                    yield chunk
-            self._verify(file, digest.hexdigest(), size)  # raises: the transfer is aborted
-            with contextlib.suppress(ObjectConflict):
-                await self._storage.put_file(file.key, path, create_only=True)
-
-    @contextlib.asynccontextmanager
-    async def _fetch(self, file: RelayedFile) -> AsyncIterator[AsyncIterator[bytes]]:
-        try:
-            async with self._source.file(file.upstream, file.url) as chunks:
-                yield chunks
-        except FileNotFoundError:
-            raise BadGateway(
-                f"The upstream {file.upstream.url} lists {file.filename!r} but no longer serves it."
-            ) from None
-        except UpstreamError as exc:
-            log.warning("upstream %s: %s", file.upstream.name, exc)
-            raise UpstreamUnavailable(
-                f"The upstream {file.upstream.url} cannot send {file.filename!r} now; retry shortly."
-            ) from None
-
-    @staticmethod
-    def _bounded(file: RelayedFile, size: int) -> None:
-        """An upstream that sends more than the page promised is cut off as it happens, not
-        after it has filled the disk (decoded bytes count: a gzip bomb is no way round)."""
-        limit = MAX_METADATA if file.metadata else (file.entry.size or MAX_UNSIZED)
-        if size > limit:
-            raise BadGateway(
-                f"The upstream {file.upstream.url} sent more than {limit} bytes for {file.filename!r}; "
-                "nothing was stored."
-            )
-
-    def _verify(self, file: RelayedFile, sha256: str, size: int) -> None:
-        expected_size = None if file.metadata else file.entry.size
-        if sha256 != file.sha256 or (expected_size is not None and size != expected_size):
-            log.error(
-                "upstream %s sent %s with sha256 %s (%d bytes), the page says %s: not stored",
-                file.upstream.name,
-                file.filename,
-                sha256,
-                size,
-                file.sha256,
-            )
-            raise BadGateway(
-                f"The upstream {file.upstream.url} sent {file.filename!r} with other bytes than its page "
-                "lists (sha256 mismatch); nothing was stored."
-            )
+    async def open_file(self, file: RelayedFile, span: Span | None = None) -> Opened:
+        """The verified bytes of a relayed file (see ``relay_files``)."""
+        return await self._files.open(file, span)
 
     @staticmethod
     async def _single_flight(

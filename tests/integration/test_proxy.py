@@ -4,6 +4,7 @@ HTTP client (httpx over ASGI), with a transport that records, breaks or alters w
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from registry_index.app import create_app
 from registry_index.auth.accounts import User
 from registry_index.errors import Conflict
 from registry_index.registry import Registry
+from registry_index.services import relay_files
 from registry_index.services.proxy import Proxy
 from registry_index.settings import Settings
 from registry_index.storage import MemoryStorage
@@ -255,3 +257,49 @@ async def test_more_bytes_than_the_page_promised_are_refused(world: World) -> No
         assert resp.status_code == 502, url
     assert "more than" in resp.text or "sha256 mismatch" in resp.text
     assert await world.stored("upstream/upstream-test/blobs/") == []
+
+
+async def test_relayed_files_are_served_like_hosted_ones_byte_ranges_included(world: World) -> None:
+    page = (await world.client.get("/simple/pub-pkg/", headers=JSON)).json()
+    entry = next(f for f in page["files"] if f["filename"] == "pub_pkg-1.1-py3-none-any.whl")
+    wheel = world.wheels[entry["filename"]]
+    head = await world.client.head(entry["url"])
+    assert head.headers["accept-ranges"] == "bytes" and head.headers["content-length"] == str(len(wheel))
+    assert head.headers["content-type"] == "application/zip"
+    cold = await world.client.get(entry["url"], headers={"Range": "bytes=-22"})  # a zip's end record
+    assert cold.status_code == 206 and cold.content == wheel[-22:]
+    assert cold.headers["content-range"] == f"bytes {len(wheel) - 22}-{len(wheel) - 1}/{len(wheel)}"
+    fetched = len([p for p in world.relay.paths if p.startswith("/files/")])
+    warm = await world.client.get(entry["url"], headers={"Range": "bytes=10-19"})  # from the store
+    assert warm.status_code == 206 and warm.content == wheel[10:20]
+    assert len([p for p in world.relay.paths if p.startswith("/files/")]) == fetched
+    beyond = await world.client.get(entry["url"], headers={"Range": f"bytes={len(wheel)}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(wheel)}"
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+async def test_a_file_too_big_for_memory_is_verified_on_disk(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tamper: bool
+) -> None:
+    monkeypatch.setattr(relay_files, "MEMORY_LIMIT", 100)  # every wheel here spills to disk
+    monkeypatch.setattr(tempfile, "tempdir", str(_empty_dir(tmp_path / "spills")))
+    page = (await world.client.get("/simple/pub-pkg/", headers=JSON)).json()
+    entry = page["files"][0]
+    world.relay.tamper = tamper
+    resp = await world.client.get(entry["url"])
+    if tamper:
+        assert resp.status_code == 502 and "sha256 mismatch" in resp.text
+        assert await world.stored("upstream/upstream-test/blobs/") == []
+    else:
+        assert resp.status_code == 200 and resp.content == world.wheels[entry["filename"]]
+        assert len(await world.stored("upstream/upstream-test/blobs/")) == 1
+    assert _leftovers(tmp_path / "spills") == []  # the spilled copy is gone either way
+
+
+def _empty_dir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _leftovers(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
