@@ -53,9 +53,11 @@ def upstream_blob(upstream: str, sha256: str, filename: str) -> str:
     return f"{UPSTREAM}{upstream}/blobs/{sha256}/{filename}"
 
 
-def upstream_pin(project: str) -> str:
-    # Kept apart from the sidecars: a pinned name is not hosted, and must not look hosted.
-    return f"{UPSTREAM}pins/{project}{_JSON}"
+def upstream_pins() -> str:
+    # Kept apart from the sidecars: a pinned name is not hosted, and must not look hosted. One
+    # object for every pin: pins are few and rare, and a relayed page then never waits on a
+    # store read of its own to learn that its name has none.
+    return f"{UPSTREAM}pins{_JSON}"
 
 
 def _json_leaf(key: str, prefix: str) -> str | None:

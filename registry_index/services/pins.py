@@ -1,7 +1,8 @@
 """Admin pins: a name not hosted here served from one named upstream only (issue 14).
 
-A pin is kept in the store, so every instance and the admin CLI agree on it; the server
-checks the upstream's name against its ``--upstream`` list when the name is requested.
+Pins are kept in the store, all in one object (they are few), so every instance and the admin
+CLI agree on them; the server checks the upstream's name against its ``--upstream`` list when
+the name is requested.
 """
 
 from __future__ import annotations
@@ -19,28 +20,27 @@ from ..storage.cached import CachedObjects
 _UPSTREAM_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-def _decode(data: bytes) -> str:
-    return str(json.loads(data)["upstream"])
+def _decode(data: bytes) -> dict[str, str]:
+    return {str(name): str(upstream) for name, upstream in json.loads(data)["pins"].items()}
 
 
-def _encode(upstream: str) -> bytes:
-    return json.dumps({"schema": 1, "upstream": upstream}, separators=(",", ":")).encode()
+def _encode(pins: dict[str, str]) -> bytes:
+    return json.dumps({"schema": 1, "pins": dict(sorted(pins.items()))}, separators=(",", ":")).encode()
 
 
 class Pins:
     def __init__(self, storage: Storage, audit: AuditLog | None = None, freshness: float = 1.0) -> None:
-        self._storage = storage
         self._audit = audit
-        self._pins: CachedObjects[str] = CachedObjects(storage, _decode, _encode, freshness)
+        self._pins: CachedObjects[dict[str, str]] = CachedObjects(storage, _decode, _encode, freshness)
 
     async def get(self, normalized: str) -> str | None:
-        pin, _ = await self._pins.read(keys.upstream_pin(normalized))
-        return pin
+        pins, _ = await self._pins.read(keys.upstream_pins())
+        return (pins or {}).get(normalized)
 
     def peek(self, normalized: str) -> tuple[bool, str | None]:
         """(known, pin) from memory: known is False when the store must be asked."""
-        seen = self._pins.peek(keys.upstream_pin(normalized))
-        return (False, None) if seen is None else (True, seen[0])
+        seen = self._pins.peek(keys.upstream_pins())
+        return (False, None) if seen is None else (True, (seen[0] or {}).get(normalized))
 
     async def pin(self, name: str, upstream: str, *, actor: str = "cli") -> str:
         """Serve ``name`` from ``upstream`` (its id, as `registry-index serve` logs it) only."""
@@ -50,18 +50,20 @@ class Pins:
                 f"{upstream!r} is not an upstream id: use the id the server derives from the URL "
                 "(e.g. pypi-org for https://pypi.org/simple/)."
             )
-        await self._pins.update(keys.upstream_pin(normalized), lambda _current: upstream)
+        await self._pins.update(keys.upstream_pins(), lambda pins: {**(pins or {}), normalized: upstream})
         if self._audit is not None:
             await self._audit.record(EventKind.PIN, actor, project=normalized, detail=f"upstream {upstream}")
         return normalized
 
     async def unpin(self, name: str, *, actor: str = "cli") -> str:
         normalized = self._checked(name)
-        current, _ = await self._pins.read_fresh(keys.upstream_pin(normalized))
-        if current is None:
-            raise NotFound(f"{normalized!r} is not pinned to an upstream.")
-        await self._storage.delete(keys.upstream_pin(normalized))
-        self._pins.forget(keys.upstream_pin(normalized))
+
+        def without(pins: dict[str, str] | None) -> dict[str, str]:
+            if normalized not in (pins or {}):
+                raise NotFound(f"{normalized!r} is not pinned to an upstream.")
+            return {n: u for n, u in (pins or {}).items() if n != normalized}
+
+        await self._pins.update(keys.upstream_pins(), without)
         if self._audit is not None:
             await self._audit.record(EventKind.UNPIN, actor, project=normalized)
         return normalized
