@@ -216,9 +216,12 @@ class Proxy:
                 serial,
                 fetched.content_type,
                 fetched.body.decode("utf-8"),
+                fetched.url,
             )
         stored, new_etag = await self._pages.update(key, lambda _current: new)
-        return await self._relayed(upstream, name, stored, new_etag, stale=False)
+        # What was just parsed (or, for a 304, parsed before) is the page stored: not parsed again.
+        parsed = project if fetched.status == 200 else self._parsed.get((key, etag or ""))
+        return await self._relayed(upstream, name, stored, new_etag, stale=False, parsed=parsed)
 
     async def _parse(
         self, upstream: Upstream, name: str, content_type: str, body: bytes, url: str
@@ -230,16 +233,23 @@ class Proxy:
         return await _parsed(body, content_type, url or f"{upstream.url}{name}/", name)
 
     async def _relayed(
-        self, upstream: Upstream, name: str, page: CachedPage, etag: str, *, stale: bool
+        self,
+        upstream: Upstream,
+        name: str,
+        page: CachedPage,
+        etag: str,
+        *,
+        stale: bool,
+        parsed: UpstreamProject | None = None,
     ) -> Relayed | None:
         if page.presence == "missing":
             return None
         slot = (keys.upstream_page(upstream.name, name), etag)
-        project = self._parsed.get(slot)
+        project = self._parsed.get(slot) or parsed
         if project is None:
-            project = parse_project_page(
-                page.body.encode(), page.content_type, f"{upstream.url}{name}/", name
-            )
+            base = page.page_url or f"{upstream.url}{name}/"
+            project = parse_project_page(page.body.encode(), page.content_type, base, name)
+        if slot not in self._parsed:
             self._parsed[slot] = project
             if len(self._parsed) > _PARSED:
                 gone, _ = self._parsed.popitem(last=False)

@@ -27,6 +27,7 @@ class CachedPage:
     last_serial: int | None = None
     content_type: str = ""
     body: str = ""  # the page as the upstream sent it (UTF-8)
+    page_url: str = ""  # where the body came from, after redirects: its relative links' base
 
     def checked(self, now: float) -> CachedPage:
         return replace(self, checked_at=now)
