@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,17 +20,33 @@ from .urls import redirect
 
 
 class WireResponse(Response):
-    """Sends a page's prebuilt status, headers and body as they are."""
+    """Sends a page's prebuilt status, headers and body as they are.
 
-    def __init__(self, wire: Wire) -> None:
+    ``after`` is a relayed page's store write still in flight: the last byte waits for it,
+    so no client holds the whole page before the store does, and another instance asked
+    next finds it there instead of asking the upstream again.
+    """
+
+    def __init__(self, wire: Wire, after: Awaitable[object] | None = None) -> None:
         self.wire = wire
+        self.after = after
         self.status_code = wire.status
         self.body = wire.body
         self.raw_headers = list(wire.headers)  # a copy: the page's list is shared
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.wire.send(scope, send)
+        if self.after is None:
+            await self.wire.send(scope, send)
+            return
+        await send({"type": "http.response.start", "status": self.wire.status, "headers": self.wire.headers})
+        body = b"" if scope["method"] == "HEAD" else self.wire.body
+        if len(body) > 1:
+            await send({"type": "http.response.body", "body": body[:-1], "more_body": True})
+            body = body[-1:]
+        with contextlib.suppress(Exception):  # the proxy logs a failed write where it fails
+            await asyncio.shield(self.after)
+        await send({"type": "http.response.body", "body": body})
 
 
 def _respond(request: Request, page: Page) -> Response:
@@ -65,7 +85,7 @@ async def simple_project(request: Request) -> Response:
                 stale if key == b"x-registry-upstream" else (key, value) for key, value in wire.headers
             ]
             wire = Wire(wire.status, headers, wire.body)
-        return WireResponse(wire)
+        return WireResponse(wire, relayed.stored)
     return _respond(request, ctx.pages.project(project, etag, fmt, root))
 
 

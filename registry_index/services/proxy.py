@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 import anyio
@@ -33,10 +33,11 @@ from ..upstream.config import Upstream
 from ..upstream.page import UpstreamPageError, UpstreamProject, parse_project_page
 from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from .pins import Pins
-from .relay_files import Opened, RelayedFile, RelayedFiles, Span
+from .relay_files import Opened, RelayedFile, RelayedFiles, Span, Storing
 
 log = logging.getLogger("registry_index")
 T = TypeVar("T")
+V = TypeVar("V")
 
 _PARSED = 1024  # parsed upstream pages kept per process
 PARSE_INLINE = 256 * 1024  # pages up to this size are parsed on the event loop
@@ -58,8 +59,11 @@ class Relayed:
 
     upstream: Upstream
     project: UpstreamProject
-    version: str  # changes whenever the cached page does: part of the rendered page's ETag
+    version: str  # changes whenever what the page relays does: part of the rendered page's ETag
     stale: bool  # served from the cache because the upstream could not be asked
+    # The store write of a page just fetched, still in flight: the answer does not wait for it
+    # (the route does, once the response is out), and this process serves the page meanwhile.
+    stored: Awaitable[object] | None = field(default=None, compare=False)
 
 
 class Proxy:
@@ -85,15 +89,19 @@ class Proxy:
         self._pages: CachedObjects[CachedPage] = CachedObjects(
             storage, CachedPage.from_json, CachedPage.to_json, 1.0
         )
-        self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()
-        self._warm: dict[tuple[str, str], Relayed] = {}  # the fresh answers of _parsed, for the fast path
+        self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()  # by content
+        self._warm: OrderedDict[tuple[str, str], Relayed] = OrderedDict()  # by store ETag: the fast path
+        self._storing: dict[str, CachedPage] = {}  # pages served while their write is in flight
+        self._writes: set[asyncio.Future[tuple[CachedPage, str]]] = set()
         self._ordered = tuple(sorted(upstreams, key=lambda u: u.priority))
         self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
-        fills: dict[str, asyncio.Future[bytes | None]] = {}
+        fills: dict[str, asyncio.Future[Storing | None]] = {}
         self._files = RelayedFiles(storage, source, lambda key, work: self._single_flight(fills, key, work))
         self._pins = Pins(storage)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._writes, return_exceptions=True)  # let what was served be kept
+        await self._files.close()
         await self._source.close()
 
     # -- pages ------------------------------------------------------------------------------
@@ -156,6 +164,9 @@ class Proxy:
 
     async def _page_of(self, upstream: Upstream, name: str) -> Relayed | None:
         key = keys.upstream_page(upstream.name, name)
+        storing = self._storing.get(key)
+        if storing is not None and storing.upstream_url == upstream.url:
+            return self._answer(upstream, name, storing, None, stale=False)
         try:
             cached, etag = await self._pages.read(key)
         except CacheEntryError:
@@ -166,7 +177,7 @@ class Proxy:
         if cached is not None and etag is not None:
             ttl = self._ttl if cached.presence == "ok" else self._negative_ttl
             if now - cached.checked_at < ttl:
-                return await self._relayed(upstream, name, cached, etag, stale=False)
+                return self._answer(upstream, name, cached, etag, stale=False)
         try:
             fetched = await self._source.page(
                 upstream, name, cached.etag if cached is not None and cached.presence == "ok" else None
@@ -176,7 +187,7 @@ class Proxy:
         except (UpstreamError, UpstreamPageError) as exc:
             log.warning("upstream %s: %s", upstream.name, exc)
             if cached is not None and etag is not None and now - cached.checked_at < self._stale_if_error:
-                return await self._relayed(upstream, name, cached, etag, stale=True)
+                return self._answer(upstream, name, cached, etag, stale=True)
             if isinstance(exc, UpstreamPageError):
                 raise BadGateway(
                     f"The upstream {upstream.url} sent a page this index will not relay: {exc}"
@@ -207,7 +218,7 @@ class Proxy:
                     cached.last_serial,
                 )
                 assert etag is not None
-                return await self._relayed(upstream, name, cached, etag, stale=False)
+                return self._answer(upstream, name, cached, etag, stale=False)
             new = CachedPage(
                 upstream.url,
                 "ok",
@@ -218,10 +229,35 @@ class Proxy:
                 fetched.body.decode("utf-8"),
                 fetched.url,
             )
-        stored, new_etag = await self._pages.update(key, lambda _current: new)
         # What was just parsed (or, for a 304, parsed before) is the page stored: not parsed again.
-        parsed = project if fetched.status == 200 else self._parsed.get((key, etag or ""))
-        return await self._relayed(upstream, name, stored, new_etag, stale=False, parsed=parsed)
+        return self._store(upstream, name, new, project if fetched.status == 200 else None)
+
+    def _store(
+        self, upstream: Upstream, name: str, page: CachedPage, parsed: UpstreamProject | None
+    ) -> Relayed | None:
+        """Answer with ``page`` now and keep it in the store meanwhile: the store write (a
+        durable one, several ms on a local disk) is not on the cold page's path."""
+        key = keys.upstream_page(upstream.name, name)
+        relayed = self._answer(upstream, name, page, None, stale=False, parsed=parsed)
+        write = asyncio.ensure_future(self._pages.update(key, lambda _current: page))
+        self._storing[key] = page
+        self._writes.add(write)
+
+        def stored(done: asyncio.Future[tuple[CachedPage, str]]) -> None:
+            self._writes.discard(done)
+            if self._storing.get(key) is page:
+                del self._storing[key]
+            if done.cancelled():
+                return
+            if (exc := done.exception()) is not None:
+                log.error("upstream page %s was served but could not be stored: %s", key, exc)
+                return
+            _, etag = done.result()
+            if relayed is not None:
+                _remember(self._warm, (key, etag), relayed)
+
+        write.add_done_callback(stored)
+        return None if relayed is None else replace(relayed, stored=write)
 
     async def _parse(
         self, upstream: Upstream, name: str, content_type: str, body: bytes, url: str
@@ -232,34 +268,32 @@ class Proxy:
             raise UpstreamPageError(f"the page is not UTF-8: {exc}") from None
         return await _parsed(body, content_type, url or f"{upstream.url}{name}/", name)
 
-    async def _relayed(
+    def _answer(
         self,
         upstream: Upstream,
         name: str,
         page: CachedPage,
-        etag: str,
+        etag: str | None,
         *,
         stale: bool,
         parsed: UpstreamProject | None = None,
     ) -> Relayed | None:
+        """The relayed answer for a cached page (``etag``: the store's, None while unstored)."""
         if page.presence == "missing":
             return None
-        slot = (keys.upstream_page(upstream.name, name), etag)
-        project = self._parsed.get(slot) or parsed
-        if project is None:
-            base = page.page_url or f"{upstream.url}{name}/"
-            project = parse_project_page(page.body.encode(), page.content_type, base, name)
-        if slot not in self._parsed:
-            self._parsed[slot] = project
-            if len(self._parsed) > _PARSED:
-                gone, _ = self._parsed.popitem(last=False)
-                self._warm.pop(gone, None)
-        else:
-            self._parsed.move_to_end(slot)
-        relayed = Relayed(upstream, project, etag, stale)
-        if not stale:
-            self._warm[slot] = relayed
-        return relayed
+        key = keys.upstream_page(upstream.name, name)
+        known = self._warm.get((key, etag)) if etag is not None else None
+        if known is None:
+            version = page.version()
+            project = parsed or self._parsed.get((key, version))
+            if project is None:
+                base = page.page_url or f"{upstream.url}{name}/"
+                project = parse_project_page(page.body.encode(), page.content_type, base, name)
+            _remember(self._parsed, (key, version), project)
+            known = Relayed(upstream, project, version, stale=False)
+            if etag is not None:
+                _remember(self._warm, (key, etag), known)
+        return replace(known, stale=True) if stale else known
 
     # -- files ------------------------------------------------------------------------------
 
@@ -294,6 +328,14 @@ class Proxy:
             running = flights[key] = asyncio.ensure_future(work())
             running.add_done_callback(lambda _f: flights.pop(key, None))
         return await asyncio.shield(running)
+
+
+def _remember(cache: OrderedDict[tuple[str, str], V], slot: tuple[str, str], value: V) -> None:
+    """Keep ``value``, most recent last, within ``_PARSED`` entries."""
+    cache[slot] = value
+    cache.move_to_end(slot)
+    if len(cache) > _PARSED:
+        cache.popitem(last=False)
 
 
 async def _parsed(body: bytes, content_type: str, url: str, name: str) -> UpstreamProject:

@@ -2,15 +2,17 @@
 
 A file the store already holds is streamed from it (any byte range). A missing one is
 fetched; up to ``BUFFER_LIMIT`` it is verified whole before its first byte goes out, so a
-mismatch is a clean 502, and then sent from the verified copy while the store keeps it
-(from memory up to ``MEMORY_LIMIT``: a cold file costs the upstream's round trip, the
-transfer and one store write, not a second read). A larger one is streamed while it is
+mismatch is a clean 502, and then sent from the verified copy; up to ``MEMORY_LIMIT`` that
+copy is in memory and the store write runs while it is sent (a cold file's first byte waits
+for the upstream, not for a durable write and a second read; its last byte waits for the
+write, so a client never holds a file the store does not). A larger one is streamed while it is
 hashed; on a mismatch the transfer is cut short (the client's own check of the advertised
 sha256 fails too) and nothing is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -48,7 +50,8 @@ class FileSource(Protocol):
     def file(self, upstream: Upstream, url: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
 
 
-SingleFlight = Callable[[str, Callable[[], Awaitable[bytes | None]]], Awaitable[bytes | None]]
+Storing = tuple[bytes, "asyncio.Future[None]"]  # verified bytes, and their store write
+SingleFlight = Callable[[str, Callable[[], Awaitable[Storing | None]]], Awaitable[Storing | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +97,30 @@ class RelayedFiles:
         self._storage = storage
         self._source = source
         self._single_flight = single_flight
+        # Verified files sent while their store write is in flight, and those writes: this
+        # process serves such a file from memory rather than fetch it again meanwhile.
+        self._storing: dict[str, Storing] = {}
+
+    async def close(self) -> None:
+        """Wait for the store writes of files already sent (a shutdown keeps what it served)."""
+        await asyncio.gather(*(write for _, write in self._storing.values()), return_exceptions=True)
 
     async def open(self, file: RelayedFile, span: Span | None = None) -> Opened:
         """The verified bytes of ``file`` (``span`` of them where that can be honoured)."""
+        if (storing := self._storing.get(file.key)) is not None:
+            return _from_memory(storing, span)
         stored = await self._stored(file, span)
         if stored is not None:
             return Opened(stored, span)
         if file.size is not None and file.size > BUFFER_LIMIT:
             return Opened(self._tee(file), None)
-        data = await self._single_flight(file.key, lambda: self._fill(file))
-        if data is None:  # too big to keep in memory: it is in the store now
+        in_memory = await self._single_flight(file.key, lambda: self._fill(file))
+        if in_memory is None:  # too big to keep in memory: it is in the store now
             stored = await self._stored(file, span)
             if stored is None:
                 raise UpstreamUnavailable(f"{file.filename!r} was stored and is gone; retry shortly.")
             return Opened(stored, span)
-        start, end = span or (0, len(data))
-        return Opened(_once(data[start:end]), span)
+        return _from_memory(in_memory, span)
 
     async def _stored(self, file: RelayedFile, span: Span | None) -> AsyncIterator[bytes] | None:
         """The stored bytes, opened (a missing object is None, not a failed transfer)."""
@@ -123,8 +134,28 @@ class RelayedFiles:
             return None
         return _chain(first, body)
 
-    async def _fill(self, file: RelayedFile) -> bytes | None:
-        """Fetch, verify and store; the bytes when they fit in memory, else None."""
+    def _write_behind(self, key: str, data: bytes) -> Storing:
+        """Store verified bytes while they are sent: a durable write costs a cold file
+        several ms on a local disk, and need not come before its first byte."""
+
+        async def put() -> None:
+            with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
+                await self._storage.put(key, data, create_only=True)
+
+        write = asyncio.ensure_future(put())
+        self._storing[key] = (data, write)
+
+        def stored(done: asyncio.Future[None]) -> None:
+            if self._storing.get(key, (b"", None))[1] is done:
+                del self._storing[key]
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                log.error("relayed file %s was sent but could not be stored: %s", key, exc)
+
+        write.add_done_callback(stored)
+        return data, write
+
+    async def _fill(self, file: RelayedFile) -> Storing | None:
+        """Fetch, verify and store; the bytes and their write when they are kept in memory."""
         digest, buffer, size = hashlib.sha256(), bytearray(), 0
         spill: anyio.AsyncFile[bytes] | None = None  # opened once the bytes outgrow memory
         tmp = ""
@@ -147,10 +178,7 @@ class RelayedFiles:
                 await spill.aclose()
             _verify(file, digest.hexdigest(), size)
             if spill is None:
-                data = bytes(buffer)
-                with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
-                    await self._storage.put(file.key, data, create_only=True)
-                return data
+                return self._write_behind(file.key, bytes(buffer))
             with contextlib.suppress(ObjectConflict):
                 await self._storage.put_file(file.key, Path(tmp) / "blob", create_only=True)
             return None
@@ -218,7 +246,20 @@ def _verify(file: RelayedFile, sha256: str, size: int) -> None:
         )
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
+def _from_memory(storing: Storing, span: Span | None) -> Opened:
+    data, write = storing
+    start, end = span or (0, len(data))
+    return Opened(_then(data[start:end], write), span)
+
+
+async def _then(data: bytes, write: asyncio.Future[None]) -> AsyncIterator[bytes]:
+    """``data``, its last byte once the store holds it: no client has the whole file before
+    the store does, so another instance asked next serves the stored copy."""
+    if len(data) > 1:
+        yield data[:-1]
+        data = data[-1:]
+    with contextlib.suppress(Exception):  # a failed write is logged where it failed
+        await asyncio.shield(write)
     yield data
 
 

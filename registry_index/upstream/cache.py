@@ -6,6 +6,7 @@ a fetched one, and a later version of the parser reads old entries (pure).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
@@ -31,6 +32,14 @@ class CachedPage:
 
     def checked(self, now: float) -> CachedPage:
         return replace(self, checked_at=now)
+
+    def version(self) -> str:
+        """Changes with what the page relays, not with when it was checked: the same bytes
+        from any instance, or after a 304, keep one ETag for clients."""
+        digest = hashlib.sha256()
+        for part in (self.upstream_url, self.presence, self.content_type, self.page_url, self.body):
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        return digest.hexdigest()[:32]
 
     def to_json(self) -> bytes:
         return json.dumps({"schema": SCHEMA, **asdict(self)}, separators=(",", ":")).encode()
