@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable
 
 from starlette.requests import Request
@@ -13,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import NotFound
 from ..names import normalize
+from ..services.write_behind import landed
 from ..simple.negotiate import negotiate
 from ..simple.pages import Page, Wire
 from .context import context
@@ -44,8 +43,7 @@ class WireResponse(Response):
         if len(body) > 1:
             await send({"type": "http.response.body", "body": body[:-1], "more_body": True})
             body = body[-1:]
-        with contextlib.suppress(Exception):  # the proxy logs a failed write where it fails
-            await asyncio.shield(self.after)
+        await landed(self.after)
         await send({"type": "http.response.body", "body": body})
 
 

@@ -34,6 +34,7 @@ from ..upstream.page import UpstreamPageError, UpstreamProject, parse_project_pa
 from ..upstream.routing import Hosted, LocalState, Pinned, UnknownPin, route
 from .pins import Pins
 from .relay_files import Opened, RelayedFile, RelayedFiles, Span, Storing
+from .write_behind import WriteBehind
 
 log = logging.getLogger("registry_index")
 T = TypeVar("T")
@@ -91,8 +92,7 @@ class Proxy:
         )
         self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()  # by content
         self._warm: OrderedDict[tuple[str, str], Relayed] = OrderedDict()  # by store ETag: the fast path
-        self._storing: dict[str, CachedPage] = {}  # pages served while their write is in flight
-        self._writes: set[asyncio.Future[tuple[CachedPage, str]]] = set()
+        self._storing: WriteBehind[CachedPage] = WriteBehind("upstream page")
         self._ordered = tuple(sorted(upstreams, key=lambda u: u.priority))
         self._flights: dict[str, asyncio.Future[Relayed | None]] = {}
         fills: dict[str, asyncio.Future[Storing | None]] = {}
@@ -100,7 +100,7 @@ class Proxy:
         self._pins = Pins(storage)
 
     async def close(self) -> None:
-        await asyncio.gather(*self._writes, return_exceptions=True)  # let what was served be kept
+        await self._storing.close()  # let what was served be kept
         await self._files.close()
         await self._source.close()
 
@@ -165,8 +165,8 @@ class Proxy:
     async def _page_of(self, upstream: Upstream, name: str) -> Relayed | None:
         key = keys.upstream_page(upstream.name, name)
         storing = self._storing.get(key)
-        if storing is not None and storing.upstream_url == upstream.url:
-            return self._answer(upstream, name, storing, None, stale=False)
+        if storing is not None and storing[0].upstream_url == upstream.url:
+            return self._answer(upstream, name, storing[0], None, stale=False)
         try:
             cached, etag = await self._pages.read(key)
         except CacheEntryError:
@@ -239,24 +239,12 @@ class Proxy:
         durable one, several ms on a local disk) is not on the cold page's path."""
         key = keys.upstream_page(upstream.name, name)
         relayed = self._answer(upstream, name, page, None, stale=False, parsed=parsed)
-        write = asyncio.ensure_future(self._pages.update(key, lambda _current: page))
-        self._storing[key] = page
-        self._writes.add(write)
 
-        def stored(done: asyncio.Future[tuple[CachedPage, str]]) -> None:
-            self._writes.discard(done)
-            if self._storing.get(key) is page:
-                del self._storing[key]
-            if done.cancelled():
-                return
-            if (exc := done.exception()) is not None:
-                log.error("upstream page %s was served but could not be stored: %s", key, exc)
-                return
-            _, etag = done.result()
-            if relayed is not None:
-                _remember(self._warm, (key, etag), relayed)
+        def landed(stored: tuple[CachedPage, str]) -> None:
+            if relayed is not None:  # the fast path finds it by the store's ETag from now on
+                _remember(self._warm, (key, stored[1]), relayed)
 
-        write.add_done_callback(stored)
+        write = self._storing.start(key, page, self._pages.update(key, lambda _current: page), landed)
         return None if relayed is None else replace(relayed, stored=write)
 
     async def _parse(

@@ -33,6 +33,7 @@ from ..storage import ObjectConflict, ObjectNotFound, Storage
 from ..upstream.client import UpstreamError
 from ..upstream.config import Upstream
 from ..upstream.page import UpstreamFile
+from .write_behind import WriteBehind, landed
 
 log = logging.getLogger("registry_index")
 
@@ -50,7 +51,7 @@ class FileSource(Protocol):
     def file(self, upstream: Upstream, url: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
 
 
-Storing = tuple[bytes, "asyncio.Future[None]"]  # verified bytes, and their store write
+Storing = tuple[bytes, "asyncio.Future[object]"]  # verified bytes, and their store write
 SingleFlight = Callable[[str, Callable[[], Awaitable[Storing | None]]], Awaitable[Storing | None]]
 
 
@@ -97,13 +98,13 @@ class RelayedFiles:
         self._storage = storage
         self._source = source
         self._single_flight = single_flight
-        # Verified files sent while their store write is in flight, and those writes: this
-        # process serves such a file from memory rather than fetch it again meanwhile.
-        self._storing: dict[str, Storing] = {}
+        # Verified files sent while their store write is in flight: this process serves such
+        # a file from memory rather than fetch it again meanwhile.
+        self._storing: WriteBehind[bytes] = WriteBehind("relayed file")
 
     async def close(self) -> None:
         """Wait for the store writes of files already sent (a shutdown keeps what it served)."""
-        await asyncio.gather(*(write for _, write in self._storing.values()), return_exceptions=True)
+        await self._storing.close()
 
     async def open(self, file: RelayedFile, span: Span | None = None) -> Opened:
         """The verified bytes of ``file`` (``span`` of them where that can be honoured)."""
@@ -142,17 +143,7 @@ class RelayedFiles:
             with contextlib.suppress(ObjectConflict):  # another instance stored the same bytes
                 await self._storage.put(key, data, create_only=True)
 
-        write = asyncio.ensure_future(put())
-        self._storing[key] = (data, write)
-
-        def stored(done: asyncio.Future[None]) -> None:
-            if self._storing.get(key, (b"", None))[1] is done:
-                del self._storing[key]
-            if not done.cancelled() and (exc := done.exception()) is not None:
-                log.error("relayed file %s was sent but could not be stored: %s", key, exc)
-
-        write.add_done_callback(stored)
-        return data, write
+        return data, self._storing.start(key, data, put())
 
     async def _fill(self, file: RelayedFile) -> Storing | None:
         """Fetch, verify and store; the bytes and their write when they are kept in memory."""
@@ -252,14 +243,13 @@ def _from_memory(storing: Storing, span: Span | None) -> Opened:
     return Opened(_then(data[start:end], write), span)
 
 
-async def _then(data: bytes, write: asyncio.Future[None]) -> AsyncIterator[bytes]:
+async def _then(data: bytes, write: asyncio.Future[object]) -> AsyncIterator[bytes]:
     """``data``, its last byte once the store holds it: no client has the whole file before
     the store does, so another instance asked next serves the stored copy."""
     if len(data) > 1:
         yield data[:-1]
         data = data[-1:]
-    with contextlib.suppress(Exception):  # a failed write is logged where it failed
-        await asyncio.shield(write)
+    await landed(write)
     yield data
 
 
