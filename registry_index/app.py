@@ -31,6 +31,7 @@ from .encryption import open_store, startup_problem
 from .names import normalize
 from .registry import Registry
 from .security.policy import VulnPolicy
+from .server.access_log import AccessLog
 from .services.proxy import Proxy
 from .settings import Settings
 from .storage import Storage, StorageError
@@ -139,7 +140,10 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SimpleFastPath)],  # warm /simple/ hits skip the framework
+        middleware=[
+            *([Middleware(AccessLog)] if settings.access_log else []),
+            Middleware(SimpleFastPath),  # warm /simple/ hits skip the framework
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -41,6 +41,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
     serve.add_argument(
+        "--access-log", action=argparse.BooleanOptionalAction, default=None, help=Settings.HELP["access_log"]
+    )
+    serve.add_argument(
         "--upstream", dest="upstreams", action="append", metavar="URL", help=Settings.HELP["upstreams"]
     )
     serve.add_argument("--upstream-ttl", type=float, help=Settings.HELP["upstream_ttl"])
@@ -89,6 +92,7 @@ def _run_uvicorn(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        access_log=False,  # the app writes its own, batched (server/access_log.py)
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,

@@ -1,0 +1,105 @@
+"""A production access log that costs about a microsecond per request.
+
+uvicorn's own access log goes through ``logging`` per request (a record, a formatter, a
+handler lock and a write): on a cached project page that halved the request rate. This one
+keeps a line per request in a list and writes the list to stderr in one call, at most
+``FLUSH_SECONDS`` after the first buffered line or when it holds ``FLUSH_LINES`` lines, and
+when the server stops.
+A line is the client, the request line, the status, the bytes of the body sent and the
+time to the last byte:
+
+    127.0.0.1:52144 "GET /simple/numpy/ HTTP/1.1" 200 2290 0.4ms
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from typing import IO
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FLUSH_SECONDS = 0.5
+FLUSH_LINES = 512
+
+
+class AccessLog:
+    """ASGI middleware: one line per HTTP request, written in batches."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        out: IO[str] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.app = app
+        self._out = out
+        self._clock = clock
+        self._lines: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    self.flush()
+                return
+            await self.app(scope, receive, send)
+            return
+        started = self._clock()
+        status = 0
+        sent = 0
+
+        async def logged(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged)
+        finally:
+            self._line(scope, status or 500, sent, started)
+
+    def _line(self, scope: Scope, status: int, sent: int, started: float) -> None:
+        now = self._clock()
+        client = scope.get("client")
+        who = f"{client[0]}:{client[1]}" if client else "-"
+        query = scope.get("query_string", b"")
+        target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        self._lines.append(
+            f'{who} "{scope["method"]} {_printable(target)} HTTP/{scope.get("http_version", "1.1")}" '
+            f"{status} {sent} {(now - started) * 1000:.1f}ms\n"
+        )
+        if len(self._lines) >= FLUSH_LINES:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write what is buffered (also called when the server stops)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        out = self._out or sys.stderr
+        try:
+            out.write("".join(lines))
+            out.flush()
+        except (OSError, ValueError):
+            pass  # a closed stderr must not fail requests
+
+
+def _printable(text: str) -> str:
+    # A path is client-chosen: no control character (a forged line) reaches the log.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
