@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .domain import keys
-from .domain.model import ProjectIndex, SidecarError, from_json
+from .domain.changes import Change
+from .domain.model import SidecarError, from_json
+from .domain.repository import ProjectRepository, change_of
 from .storage import DecryptionError, ObjectNotFound, Storage
 from .storage.capabilities import SupportsStaleUploadCleanup
 
@@ -52,8 +54,7 @@ async def fsck(
     report = FsckReport()
     sidecar_keys = [info.key async for info in storage.list(keys.SIDECARS)]
     listed: set[str] = set()
-    names: dict[str, str] = {}
-    hidden: set[str] = set()
+    wanted: dict[str, Change] = {}  # what the root index should hold for each listed project
     for n, key in enumerate(sidecar_keys, 1):
         try:
             project = from_json((await storage.get(key)).data)
@@ -61,9 +62,7 @@ async def fsck(
             report.problems.append(f"{key}: unreadable sidecar: {exc}")
             continue
         if project.listed:  # a reservation with no files stays off the root index
-            names[project.normalized] = project.name
-        if project.listed and project.status == "quarantined":
-            hidden.add(project.normalized)
+            wanted[project.normalized] = change_of(project, "list")
         for entry in project.files:
             report.checked_files += 1
             artifact = keys.artifact(project.normalized, entry.sha256, entry.filename)
@@ -111,37 +110,38 @@ async def fsck(
             await storage.delete(info.key)
             report.removed.append(info.key)
 
-    await _check_index(storage, names, hidden, repair, report)
+    await _check_index(storage, wanted, repair, report)
     if repair and isinstance(storage, SupportsStaleUploadCleanup):
         await storage.abort_stale_uploads(min_orphan_age)
     return report
 
 
-async def _check_index(
-    storage: Storage, names: dict[str, str], hidden: set[str], repair: bool, report: FsckReport
-) -> None:
+async def _check_index(storage: Storage, wanted: dict[str, Change], repair: bool, report: FsckReport) -> None:
+    """The root index (folded from the feed) against the sidecars; repaired by feed records."""
+    repo = ProjectRepository(storage, freshness=0.0)
     try:
-        blob = await storage.get(keys.PROJECT_INDEX)
-        index, etag = ProjectIndex.from_json(blob.data), blob.etag
-    except ObjectNotFound:
-        index, etag = ProjectIndex(), None
+        index, _ = await repo.project_index()
     except DecryptionError as exc:
-        report.problems.append(f"{keys.PROJECT_INDEX}: {exc}")  # not repaired: look first
+        report.problems.append(f"root index: {exc}")  # not repaired: look first
         return
-    expected = ProjectIndex(names, frozenset(hidden))
-    if index == expected:
-        return
-    missing = sorted(set(names) - set(index.projects))
-    extra = sorted(set(index.projects) - set(names))
+    missing = sorted(set(wanted) - set(index.projects))
+    extra = sorted(set(index.projects) - set(wanted))
+    stale = sorted(
+        name
+        for name, change in wanted.items()
+        if name in index.projects
+        and (index.projects[name] != change.name or (name in index.hidden) != change.hidden)
+    )
     for name in missing:
         report.problems.append(f"index: project {name} has a sidecar but is not listed")
     for name in extra:
         report.problems.append(f"index: project {name} is listed but has no sidecar")
-    if not missing and not extra:
+    if stale:
         report.problems.append("index: display names or quarantine flags are out of date")
     if repair:
-        if etag is None:
-            await storage.put(keys.PROJECT_INDEX, expected.to_json(), create_only=True)
-        else:
-            await storage.put(keys.PROJECT_INDEX, expected.to_json(), if_match=etag)
+        for name in [*missing, *stale]:
+            await repo.record(wanted[name])
+        for name in extra:
+            await repo.record(Change(0, name, "withdraw"), supersede=True)
         report.index_fixed = missing + extra
+    await repo.close()

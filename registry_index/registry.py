@@ -111,6 +111,7 @@ class Registry:
         self.security.scanner = scanner
 
     async def close(self) -> None:
+        await self.meta.close()
         if self.proxy is not None:
             await self.proxy.close()
         await self.storage.close()
@@ -120,7 +121,7 @@ class Registry:
         if isinstance(self.storage, SupportsHealthCheck):
             await self.storage.check()
         with contextlib.suppress(ObjectNotFound):
-            await self.storage.head(keys.PROJECT_INDEX)
+            await self.storage.head(keys.ROOT_INDEX)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -194,10 +195,6 @@ class Registry:
 
     async def publish_path(self, path: Path, user: User, origin: Origin | None = None) -> PublishResult:
         return await self.publishing.publish_path(path, user, origin)
-
-    def batched_listing(self, every: int = 1000) -> contextlib.AbstractAsyncContextManager[None]:
-        """Bulk imports: list new projects in the root index once per ``every``."""
-        return self._listing.batched(every)
 
     def validate(self, path: Path) -> list[str]:
         return self._checks.validate(path)

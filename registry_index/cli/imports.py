@@ -51,15 +51,14 @@ async def _import(registry: Registry, args: argparse.Namespace) -> int:
         user = User(found.name, "", True, found.created)
     added = skipped = 0
     failures: list[str] = []
-    async with registry.batched_listing():
-        for n, path in enumerate(files, 1):
-            try:
-                result = await registry.publish_path(path, user)
-                added += result.created
-                skipped += not result.created
-            except (RegistryError, InvalidFilename) as exc:
-                failures.append(f"{path.name}: {exc}")
-            progress(n, len(files), path.name)
+    for n, path in enumerate(files, 1):
+        try:
+            result = await registry.publish_path(path, user)
+            added += result.created
+            skipped += not result.created
+        except (RegistryError, InvalidFilename) as exc:
+            failures.append(f"{path.name}: {exc}")
+        progress(n, len(files), path.name)
     print(f"imported {added} files, {skipped} already present, {len(failures)} refused")
     for failure in failures:
         print(f"  refused {failure}", file=sys.stderr)

@@ -6,7 +6,10 @@ from here, and code that sees a key asks ``project_of`` / ``token_of`` what it n
 
 from __future__ import annotations
 
-PROJECT_INDEX = "index/projects.json"
+PROJECT_INDEX = "index/projects.json"  # the root index before the change feed (read once, to migrate)
+ROOT_INDEX = "index/root.json"  # which snapshot shards make the root index, and at which serial
+CHANGES = "changes/"
+CHANGES_PER_FOLDER = 10_000
 SIDECARS = "projects/"
 TOMBSTONES = "tombstones/"
 FILES = "files/"
@@ -32,6 +35,17 @@ def artifact(project: str, sha256: str, filename: str) -> str:
 
 def core_metadata(artifact_key: str) -> str:
     return f"{artifact_key}.metadata"
+
+
+def change(serial: int) -> str:
+    # Zero-padded, so the store lists a folder in serial order; 10,000 to a folder keeps a
+    # local directory small at 10 million changes.
+    return f"{CHANGES}{serial // CHANGES_PER_FOLDER:08d}/{serial:012d}{_JSON}"
+
+
+def root_shard(shard: int, serial: int) -> str:
+    # Written once (create-only) for the serial it holds the shard at; the pointer names it.
+    return f"index/root/{shard:03d}/{serial:012d}{_JSON}"
 
 
 def user(name: str) -> str:

@@ -48,9 +48,10 @@ class Selector:
         return "all" if self.everything else ",".join(sorted(self.projects)) or "nothing"
 
     def sample_keys(self) -> list[str]:
-        """Keys whose reading shows the key ring fits the store: the project index and the
-        sidecars of the projects named in --encrypt (EncryptedStorage.key_problem)."""
-        return [keys.PROJECT_INDEX, *(keys.sidecar(p) for p in sorted(self.projects))]
+        """Keys whose reading shows the key ring fits the store: the root index's pointer (or
+        the one-object index of an older store) and the sidecars of the projects named in
+        --encrypt (EncryptedStorage.key_problem)."""
+        return [keys.ROOT_INDEX, keys.PROJECT_INDEX, *(keys.sidecar(p) for p in sorted(self.projects))]
 
     def sample_prefixes(self) -> list[str]:
         """Prefixes under which the first key found is sampled too: a sidecar and a user."""

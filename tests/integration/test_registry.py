@@ -226,38 +226,32 @@ async def test_same_bytes_under_another_filename_refused(tmp_path: Path) -> None
 class CountingStorage(MemoryStorage):
     def __init__(self) -> None:
         super().__init__()
-        self.index_writes = 0
+        self.written: dict[str, int] = {}
 
     async def put(
         self, key: str, data: bytes, *, create_only: bool = False, if_match: str | None = None
     ) -> str:
-        if key == "index/projects.json":
-            self.index_writes += 1
+        self.written[key] = self.written.get(key, 0) + len(data)
         return await super().put(key, data, create_only=create_only, if_match=if_match)
 
+    def index_bytes(self) -> int:
+        """Bytes written for the root index and the feed (not files, not sidecars)."""
+        return sum(n for k, n in self.written.items() if k.startswith(("index/", "changes/")))
 
-async def test_batched_listing_writes_the_index_once_per_batch(tmp_path: Path) -> None:
+
+async def test_a_new_project_costs_the_root_index_the_same_few_bytes_at_any_size(tmp_path: Path) -> None:
     storage = CountingStorage()
     registry = Registry(storage)
-    wheels = [build_wheel(tmp_path, WheelSpec(f"bulk-{n}", "1.0")) for n in range(25)]
-    with pytest.raises(RuntimeError, match="interrupted"):
-        async with registry.batched_listing(every=10):
-            for n, wheel in enumerate(wheels, 1):
-                await registry.publish_path(wheel, ALICE)
-                if n == 10:  # the first batch is flushed as it fills
-                    index, _ = await registry.index()
-                    assert len(index.projects) == 10
-                if n == 15:
-                    assert (await registry.project("bulk-14")).files  # its page is there already
-                    index, _ = await registry.index()
-                    assert "bulk-14" not in index.projects
-            raise RuntimeError("interrupted")  # a failure still lists what landed
+    costs = []
+    for n in range(40):
+        before = storage.index_bytes()
+        await registry.publish_path(build_wheel(tmp_path, WheelSpec(f"bulk-{n}", "1.0")), ALICE)
+        costs.append(storage.index_bytes() - before)
     index, _ = await registry.index()
-    assert sorted(index.projects) == sorted(f"bulk-{n}" for n in range(25))
-    assert storage.index_writes == 3
-    # Without a batch, each new project is one write of the whole index.
-    await registry.publish_path(build_wheel(tmp_path, WheelSpec("single", "1.0")), ALICE)
-    assert storage.index_writes == 4
+    assert sorted(index.projects) == sorted(f"bulk-{n}" for n in range(40))
+    assert "index/projects.json" not in storage.written  # the old one-object index is never written
+    assert max(costs) < 600  # one feed record each
+    assert costs[-1] <= costs[0] + 20  # the 40th costs what the 1st did (names grow by a digit)
 
 
 # -- one distribution per identity, and deleted names stay used ----------------------------

@@ -125,7 +125,12 @@ def test_selector_covers_only_a_projects_files_and_sidecar(key: str, covered: bo
 
 def test_selector_samples_the_index_the_named_sidecars_and_a_user() -> None:
     some = Selector.parse("b,a")
-    assert some.sample_keys() == ["index/projects.json", "projects/a.json", "projects/b.json"]
+    assert some.sample_keys() == [
+        "index/root.json",
+        "index/projects.json",
+        "projects/a.json",
+        "projects/b.json",
+    ]
     assert some.sample_prefixes() == ["projects/", "users/"]
 
 
