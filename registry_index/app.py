@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .api.audit import routes as audit_routes
+from .api.changes import routes as change_routes
 from .api.context import AppContext, context
 from .api.fast import SimpleFastPath
 from .api.files import routes as file_routes
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *json_routes,
         *resolve_routes,
         *search_routes,
+        *change_routes,
         *security_routes,
     ]
     app = Starlette(

@@ -230,6 +230,7 @@ class ProjectIndex:
 
     projects: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
+    serial: int = 0  # the change-feed serial of the last change to the listing
 
     def lists(self, project: Project) -> bool:
         """Whether the index shows the project as it is now: under its current name and

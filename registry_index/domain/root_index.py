@@ -150,7 +150,10 @@ class RootIndex:
         # The dict is shared, not copied (700,000 names): readers use it at once, in the loop.
         view = self._view
         if view is None or view[0] != self._changed:
-            view = self._view = (self._changed, ProjectIndex(self._projects, frozenset(self._hidden)))
+            view = self._view = (
+                self._changed,
+                ProjectIndex(self._projects, frozenset(self._hidden), self._changed),
+            )
         return view[1], f"r{self._changed}"
 
     async def _load(self) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from packaging.metadata import parse_email
 
+from ..domain.changes import Change
 from ..domain.model import FileEntry, Project, ProjectIndex
 from ..domain.repository import ProjectRepository
 from ..errors import NotFound
@@ -41,6 +42,12 @@ class ProjectReads:
 
     def index_if_fresh(self) -> tuple[ProjectIndex, str] | None:
         return self._repo.index_if_fresh()
+
+    async def changes(self, since: int, limit: int) -> tuple[list[Change], int]:
+        """Up to ``limit`` changes after serial ``since``, oldest first, and the last serial."""
+        await self._repo.root.ready()  # the feed's starting point
+        found = await self._repo.feed.since(since, limit)
+        return found, self._repo.feed.head
 
     def names(self) -> AsyncIterator[str]:
         """Every project with a sidecar, listed or not."""

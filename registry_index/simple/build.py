@@ -19,7 +19,7 @@ def file_path(project: str, entry: FileEntry) -> str:
 def build_index(index: ProjectIndex) -> dict[str, Any]:
     names = sorted((n, display) for n, display in index.projects.items() if n not in index.hidden)
     return {
-        "meta": {"api-version": API_VERSION},
+        "meta": {"api-version": API_VERSION, "_last-serial": index.serial},
         "projects": [{"name": display, "_normalized": n} for n, display in names],
     }
 

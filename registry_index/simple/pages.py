@@ -141,5 +141,5 @@ class PageCache:
         if page is None:
             doc = build.build_index(index)
             body = render.index_json(doc) if fmt == V1_JSON else render.index_html(doc, f"{root}/simple/")
-            page = self._put(key, Page(body, self._etag(*key), fmt, 0))
+            page = self._put(key, Page(body, self._etag(*key), fmt, index.serial))
         return page

@@ -153,3 +153,34 @@ async def test_large_pages_are_gzipped_once_with_their_own_etag(
     assert again.status_code == 304
     decoded = await client.get("/simple/bigpage/", headers={"Accept-Encoding": "gzip"})
     assert decoded.content == plain.content  # httpx decodes: same page either way
+
+
+async def test_changes_lists_every_change_in_order_and_pages_on(
+    setup: tuple[httpx.AsyncClient, Registry, Outage], tmp_path: Path
+) -> None:
+    client, registry, _ = setup
+    for name in ("first", "second", "third"):
+        fields, files = form_for(build_wheel(tmp_path, WheelSpec(name, "1.0")))
+        resp = await client.post("/legacy/", data=fields, files=files, auth=("alice", "alice-password"))
+        assert resp.status_code == 200, resp.text
+    await registry.delete("second")
+    resp = await client.get("/changes")
+    assert resp.status_code == 200
+    doc = resp.json()
+    assert doc["last_serial"] == 4 and resp.headers["x-pypi-last-serial"] == "4"
+    assert [(c["serial"], c["project"], c["action"]) for c in doc["changes"]] == [
+        (1, "first", "update"),
+        (2, "second", "update"),
+        (3, "third", "update"),
+        (4, "second", "delete"),
+    ]
+    assert doc["changes"][0]["listed"] is True and doc["changes"][0]["name"] == "first"
+    assert "next" not in doc
+    paged = (await client.get("/changes?since=1&limit=2")).json()
+    assert [c["serial"] for c in paged["changes"]] == [2, 3]
+    assert paged["next"] == "http://testserver/changes?since=3&limit=2"
+    assert (await client.get("/changes?since=4")).json()["changes"] == []
+    root = await client.get("/simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert [p["name"] for p in root.json()["projects"]] == ["first", "third"]
+    bad = await client.get("/changes?since=-1")
+    assert bad.status_code == 400 and "since" in bad.text

@@ -66,10 +66,10 @@ def test_quarantined_lists_nothing_and_says_why() -> None:
 
 
 def test_index_hides_quarantined_and_sorts() -> None:
-    index = ProjectIndex({"b": "B", "a": "A.x", "q": "Q"}, frozenset({"q"}))
+    index = ProjectIndex({"b": "B", "a": "A.x", "q": "Q"}, frozenset({"q"}), serial=7)
     doc = build.build_index(index)
     assert json.loads(render.index_json(doc)) == {
-        "meta": {"api-version": "1.4"},
+        "meta": {"api-version": "1.4", "_last-serial": 7},
         "projects": [{"name": "A.x"}, {"name": "B"}],
     }
     html = render.index_html(doc, "/simple/").decode()
