@@ -1,8 +1,9 @@
 """The in-memory search index, kept current from the sidecars.
 
-An instance updates it at once for its own writes, and a background refresh lists the
-sidecars every few seconds and re-reads only those whose ETag changed, so other
-instances' uploads appear within that interval without any extra writes.
+An instance updates it at once for its own writes. The first refresh lists the sidecars;
+later ones follow the change feed (``domain/changes.py``) and re-read only the projects it
+names, so other instances' uploads appear within the refresh interval, and a refresh costs
+one store read when nothing changed, whatever the size of the index.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class MemorySearchIndex:
         self._docs: dict[str, SearchDoc] = {}
         self._etags: dict[str, str] = {}
         self._limit = asyncio.Semaphore(concurrency)
+        self._dirty: set[str] = set()
+        self._repo.feed.listeners.append(lambda change: self._dirty.add(change.project))
         self.ready = False
 
     def __len__(self) -> int:
@@ -74,6 +77,16 @@ class MemorySearchIndex:
         self._etags[normalized] = etag
 
     async def refresh(self) -> None:
+        await self._repo.root.ready()  # the feed's starting point, before the first listing
+        if not self.ready:
+            self._dirty = set()  # the listing reads them all; what lands meanwhile stays dirty
+            await self._full()
+            return
+        await self._repo.feed.catch_up()
+        dirty, self._dirty = self._dirty, set()
+        await asyncio.gather(*(self._load(n, "") for n in dirty))
+
+    async def _full(self) -> None:
         seen: set[str] = set()
         changed: list[tuple[str, str]] = []
         async for normalized, etag in self._repo.sidecar_etags():

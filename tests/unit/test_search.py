@@ -100,3 +100,41 @@ async def test_refresh_of_a_large_store_lets_the_event_loop_run() -> None:
 def test_refresh_backs_off_when_listing_is_slow() -> None:
     assert next_refresh_delay(5.0, 0.01) == 5.0
     assert next_refresh_delay(5.0, 1.5) == 1.5 * REFRESH_BUDGET
+
+
+async def test_later_refreshes_follow_the_feed_and_read_only_what_changed(tmp_path: Any) -> None:
+    from registry_index.registry import Registry
+    from registry_index.testing import WheelSpec, build_wheel
+
+    class Counting(MemoryStorage):
+        reads: list[str] = []
+        lists = 0
+
+        async def get(self, key: str) -> Any:
+            self.reads.append(key)
+            return await super().get(key)
+
+        async def list(self, prefix: str) -> Any:  # type: ignore[override]
+            type(self).lists += 1
+            async for info in super().list(prefix):
+                yield info
+
+    storage = Counting()
+    writer, reader = Registry(storage), Registry(storage)
+    alice = await writer.accounts.add_user("alice", "alice-password")
+    await writer.publish_path(build_wheel(tmp_path, WheelSpec("first", "1.0")), alice)
+    await reader.searching.refresh()  # the first refresh lists the sidecars
+    assert [d.normalized for d in reader.search("first")] == ["first"]
+    lists_after_first = Counting.lists
+    await writer.publish_path(build_wheel(tmp_path, WheelSpec("second", "1.0")), alice)
+    Counting.reads = []
+    await reader.searching.refresh()
+    assert [d.normalized for d in reader.search("second")] == ["second"]
+    assert Counting.lists == lists_after_first  # no listing of the store
+    assert "projects/second.json" in Counting.reads and "projects/first.json" not in Counting.reads
+    Counting.reads = []
+    await reader.searching.refresh()
+    assert len(Counting.reads) == 1  # nothing new: one probe of the feed
+    await writer.delete("second")
+    await reader.searching.refresh()
+    assert reader.search("second") == []
