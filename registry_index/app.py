@@ -77,6 +77,7 @@ def registry_from_settings(settings: Settings) -> Registry:
             frozenset(normalize(p) for p in settings.vuln_policy_projects.split(",") if p.strip()),
         ),
         proxy=proxy_from_settings(settings, store),
+        snapshot_every=settings.index_snapshot_every,
     )
 
 

@@ -18,6 +18,7 @@ from .auth.scope import FULL, Access, Scope
 from .domain import keys
 from .domain.model import FileEntry, Project, ProjectIndex
 from .domain.repository import ProjectRepository
+from .domain.root_index import SNAPSHOT_EVERY
 from .errors import NotFound
 from .jsonapi.build import files_of, latest_version, project_document
 from .names import canonical_version, is_valid_name, normalize
@@ -67,9 +68,11 @@ class Registry:
         isolate_inspection: bool = True,
         proxy: Proxy | None = None,
         upstream_names: UpstreamNames | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self.storage = storage
-        self.meta = ProjectRepository(storage, freshness, stale_if_error)  # the project repository
+        # the project repository
+        self.meta = ProjectRepository(storage, freshness, stale_if_error, snapshot_every=snapshot_every)
         self.accounts = Accounts(storage, freshness)
         self.audit: AuditLog = audit or StorageAuditLog(storage)
         self.advisories = AdvisoryDB(storage)

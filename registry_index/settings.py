@@ -59,6 +59,7 @@ class Settings:
     archive_max_ratio: float = 200.0
     log_level: str = "info"
     access_log: bool = True
+    index_snapshot_every: int = 1000
     upstreams: str = ""  # Simple API roots in priority order, comma-separated (--upstream, repeatable)
     upstream_ttl: float = 600.0
     upstream_negative_ttl: float = 60.0
@@ -94,6 +95,8 @@ class Settings:
         "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
         "archive_max_ratio": "highest compression ratio of a large member (zip-bomb guard)",
         "log_level": "uvicorn log level",
+        "index_snapshot_every": "changes between snapshots of the root index (a new instance reads the last "
+        "snapshot and at most about this many feed records)",
         "access_log": "one line per request on stderr, written in batches (costs ~1 µs a request; "
         "uvicorn's own access log is never used: it halves the rate of a cached page)",
         "upstreams": "Simple API roots to relay names not hosted here from, first match wins "

@@ -15,7 +15,7 @@ from ..storage.cached import CachedObjects
 from . import keys
 from .changes import Change, ChangeFeed, FeedError
 from .model import Project, ProjectIndex, from_json, to_json
-from .root_index import RootIndex
+from .root_index import SNAPSHOT_EVERY, RootIndex
 
 log = logging.getLogger("registry_index")
 
@@ -24,14 +24,21 @@ class ProjectRepository:
     """Projects' sidecars, the project index and tombstones: every service reads and writes
     project data here, and nothing goes round it to the store's project keys."""
 
-    def __init__(self, storage: Storage, freshness: float = 1.0, stale_if_error: float = 0.0) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        freshness: float = 1.0,
+        stale_if_error: float = 0.0,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+    ) -> None:
         self.storage = storage
         self.sidecars: CachedObjects[Project] = CachedObjects(
             storage, from_json, to_json, freshness, stale_if_error
         )
         self.listeners: list[Callable[[str, Project | None], None]] = []
         self.feed = ChangeFeed(storage)
-        self.root = RootIndex(storage, self.feed, freshness)
+        self.root = RootIndex(storage, self.feed, freshness, snapshot_every=snapshot_every)
         # Read only when a project is created, so never cached.
         self._graves: CachedObjects[tuple[str, ...]] = CachedObjects(
             storage, _names_from_json, _names_to_json, 0.0

@@ -91,8 +91,11 @@ class RootIndex:
         feed: ChangeFeed,
         freshness: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        snapshot_every: int | None = None,
     ) -> None:
         self._storage = storage
+        self._snapshot_every = snapshot_every
         self._feed = feed
         self._freshness = freshness
         self._clock = clock
@@ -215,7 +218,8 @@ class RootIndex:
 
     def after_append(self, change: Change) -> None:
         """Called for each record this process appends: every SNAPSHOT_EVERY, save the view."""
-        if change.serial % SNAPSHOT_EVERY == 0:
+        every = self._snapshot_every or SNAPSHOT_EVERY
+        if change.serial % every == 0:
             task = asyncio.get_running_loop().create_task(self._snapshot_logged())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
