@@ -20,6 +20,7 @@ from .api.context import AppContext, context
 from .api.fast import SimpleFastPath
 from .api.files import routes as file_routes
 from .api.jsonapi import routes as json_routes
+from .api.metrics import routes as metrics_routes
 from .api.resolve import routes as resolve_routes
 from .api.responses import EXCEPTION_HANDLERS
 from .api.search import routes as search_routes
@@ -139,12 +140,13 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *resolve_routes,
         *search_routes,
         *change_routes,
+        *metrics_routes,
         *security_routes,
     ]
     app = Starlette(
         routes=routes,
         middleware=[
-            *([Middleware(AccessLog)] if settings.access_log else []),
+            Middleware(AccessLog, lines=settings.access_log),  # and the request metrics
             Middleware(SimpleFastPath),  # warm /simple/ hits skip the framework
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -128,6 +128,17 @@ class Registry:
 
     # -- reads ----------------------------------------------------------------------------
 
+    def index_size(self) -> tuple[int, int, int]:
+        """Projects on the root index, and the files and bytes the sidecars list (as far as
+        this process has read them: the search index loads every sidecar at start-up)."""
+        files = getattr(self.search_index, "files", 0)
+        size = getattr(self.search_index, "bytes", 0)
+        return len(self.meta.root), int(files), int(size)
+
+    def last_serial(self) -> int:
+        """The last change-feed serial this process has seen."""
+        return self.meta.feed.head
+
     async def project(self, name: str) -> Project:
         return await self.projects.project(name)
 

@@ -60,6 +60,7 @@ class Settings:
     log_level: str = "info"
     access_log: bool = True
     index_snapshot_every: int = 1000
+    metrics_token: str = ""
     upstreams: str = ""  # Simple API roots in priority order, comma-separated (--upstream, repeatable)
     upstream_ttl: float = 600.0
     upstream_negative_ttl: float = 60.0
@@ -97,6 +98,8 @@ class Settings:
         "log_level": "uvicorn log level",
         "index_snapshot_every": "changes between snapshots of the root index (a new instance reads the last "
         "snapshot and at most about this many feed records)",
+        "metrics_token": "if set, GET /metrics needs 'Authorization: Bearer TOKEN' (default: open, "
+        "or a reader's credentials in private mode)",
         "access_log": "one line per request on stderr, written in batches (costs ~1 µs a request; "
         "uvicorn's own access log is never used: it halves the rate of a cached page)",
         "upstreams": "Simple API roots to relay names not hosted here from, first match wins "

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import Forbidden
+from .. import metrics
+from ..errors import Forbidden, RegistryError
 from ..names import normalize
 from ..upload.inspect import Upload
 from .context import context, origin_of
@@ -17,6 +18,14 @@ from .urls import redirect
 
 
 async def upload(request: Request) -> Response:
+    try:
+        return await _upload(request)
+    except RegistryError as exc:
+        metrics.upload_refused(type(exc).__name__)  # a class name: a bounded label
+        raise
+
+
+async def _upload(request: Request) -> Response:
     ctx = context(request)
     caller = await ctx.require_writer(request)
     if caller.scope.access == "read":
@@ -33,6 +42,7 @@ async def upload(request: Request) -> Response:
         )
     finally:
         form.cleanup()
+    metrics.upload_accepted(result.created, form.size)
     message = "" if result.created else f"{result.filename} already exists with the same content.\n"
     message += "".join(f"{w}\n" for w in result.warnings)
     return Response(message, status_code=200, media_type="text/plain")

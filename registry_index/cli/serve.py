@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from ..encryption import check_settings as check_encryption_settings
 from ..encryption import open_store, startup_problem
+from ..metrics import MULTIPROC_ENV
 from ..running import announced
 from ..settings import PREFIX, Settings
 from ..storage.schemes import local_path, storage_scheme
@@ -40,6 +44,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
+    serve.add_argument("--metrics-token", help=Settings.HELP["metrics_token"])
     serve.add_argument("--index-snapshot-every", type=int, help=Settings.HELP["index_snapshot_every"])
     serve.add_argument(
         "--access-log", action=argparse.BooleanOptionalAction, default=None, help=Settings.HELP["access_log"]
@@ -76,9 +81,23 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
     if (path := local_path(settings.storage)) is not None:
         path.mkdir(parents=True, exist_ok=True)
-    with announced(f"http://{settings.host}:{settings.port}", settings.storage):
+    with announced(f"http://{settings.host}:{settings.port}", settings.storage), _shared_metrics(settings):
         _run_uvicorn(settings)
     return 0
+
+
+@contextlib.contextmanager
+def _shared_metrics(settings: Settings) -> Iterator[None]:
+    """Workers keep their metrics in one directory, so that a scrape of any adds up all."""
+    if settings.workers <= 1 or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="registry-index-metrics-") as folder:
+        os.environ[MULTIPROC_ENV] = folder  # read by each worker's prometheus-client at import
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]
 
 
 def _run_uvicorn(settings: Settings) -> None:

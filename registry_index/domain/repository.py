@@ -34,14 +34,14 @@ class ProjectRepository:
     ) -> None:
         self.storage = storage
         self.sidecars: CachedObjects[Project] = CachedObjects(
-            storage, from_json, to_json, freshness, stale_if_error
+            storage, from_json, to_json, freshness, stale_if_error, name="sidecars"
         )
         self.listeners: list[Callable[[str, Project | None], None]] = []
         self.feed = ChangeFeed(storage)
         self.root = RootIndex(storage, self.feed, freshness, snapshot_every=snapshot_every)
         # Read only when a project is created, so never cached.
         self._graves: CachedObjects[tuple[str, ...]] = CachedObjects(
-            storage, _names_from_json, _names_to_json, 0.0
+            storage, _names_from_json, _names_to_json, 0.0, name="tombstones"
         )
 
     async def tombstones(self, normalized: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..settings import PREFIX, Settings, SettingsError
 from ..storage import Storage, open_storage, storage_scheme
+from ..storage.measured import MeasuredStorage
 from .keyring import Keyring, KeyringError
 from .selector import Selector
 from .storage import EncryptedStorage
@@ -74,7 +75,7 @@ def open_store(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         s3_sse_kms_key_id=settings.s3_sse_kms_key_id,
         s3_sse_c_keys=keyring.derive(SSE_C_PURPOSE) if settings.s3_sse == "sse-c" else (),
     )
-    return EncryptedStorage(inner, keyring, selector)
+    return EncryptedStorage(MeasuredStorage(inner), keyring, selector)
 
 
 async def startup_problem(storage: Storage) -> str | None:

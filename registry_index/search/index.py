@@ -46,6 +46,9 @@ class MemorySearchIndex:
         self._etags: dict[str, str] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self._dirty: set[str] = set()
+        self._sizes: dict[str, tuple[int, int]] = {}  # files and bytes per project, for /metrics
+        self.files = 0
+        self.bytes = 0
         self._repo.feed.listeners.append(lambda change: self._dirty.add(change.project))
         self.ready = False
 
@@ -53,13 +56,22 @@ class MemorySearchIndex:
         return len(self._docs)
 
     def update(self, project: Project) -> None:
+        self._size(project.normalized, (len(project.files), sum(f.size for f in project.files)))
         doc = document(project)
         if doc is None:
             self._docs.pop(project.normalized, None)
         else:
             self._docs[project.normalized] = doc
 
+    def _size(self, normalized: str, size: tuple[int, int]) -> None:
+        old = self._sizes.pop(normalized, (0, 0))
+        if size != (0, 0):
+            self._sizes[normalized] = size
+        self.files += size[0] - old[0]
+        self.bytes += size[1] - old[1]
+
     def remove(self, normalized: str) -> None:
+        self._size(normalized, (0, 0))
         self._docs.pop(normalized, None)
         self._etags.pop(normalized, None)
 

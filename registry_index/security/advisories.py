@@ -122,7 +122,12 @@ class AdvisoryDB:
     def __init__(self, storage: Storage, freshness: float = 5.0) -> None:
         self.storage = storage
         self._pointer: CachedObjects[dict[str, Any]] = CachedObjects(
-            storage, json.loads, lambda d: json.dumps(d).encode(), freshness, stale_if_error=3600
+            storage,
+            json.loads,
+            lambda d: json.dumps(d).encode(),
+            freshness,
+            stale_if_error=3600,
+            name="advisories",
         )
         self._loaded: str | None = None
         self._by_project: dict[str, list[Advisory]] = {}

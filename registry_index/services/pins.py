@@ -31,7 +31,9 @@ def _encode(pins: dict[str, str]) -> bytes:
 class Pins:
     def __init__(self, storage: Storage, audit: AuditLog | None = None, freshness: float = 1.0) -> None:
         self._audit = audit
-        self._pins: CachedObjects[dict[str, str]] = CachedObjects(storage, _decode, _encode, freshness)
+        self._pins: CachedObjects[dict[str, str]] = CachedObjects(
+            storage, _decode, _encode, freshness, name="pins"
+        )
 
     async def get(self, normalized: str) -> str | None:
         pins, _ = await self._pins.read(keys.upstream_pins())

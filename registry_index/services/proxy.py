@@ -88,7 +88,7 @@ class Proxy:
         # Freshness is judged by the stored checked_at, so the whole fleet asks an upstream
         # about once per TTL; the store is revalidated every second like any sidecar.
         self._pages: CachedObjects[CachedPage] = CachedObjects(
-            storage, CachedPage.from_json, CachedPage.to_json, 1.0
+            storage, CachedPage.from_json, CachedPage.to_json, 1.0, name="upstream_pages"
         )
         self._parsed: OrderedDict[tuple[str, str], UpstreamProject] = OrderedDict()  # by content
         self._warm: OrderedDict[tuple[str, str], Relayed] = OrderedDict()  # by store ETag: the fast path

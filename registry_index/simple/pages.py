@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Scope, Send
 
+from .. import metrics
 from ..domain.model import Project, ProjectIndex
 from ..upstream.page import UpstreamProject
 from . import build, render
@@ -103,6 +104,9 @@ class PageCache:
         page = self._pages.get(key)
         if page is not None:
             self._pages.move_to_end(key)
+            metrics.cache("pages", "hit")
+        else:
+            metrics.cache("pages", "miss")
         return page
 
     def _put(self, key: tuple[str, str, str, str], page: Page) -> Page:

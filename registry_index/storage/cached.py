@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .. import metrics
 from .base import ObjectConflict, ObjectNotFound, Storage, StorageError
 
 T = TypeVar("T")
@@ -42,8 +43,10 @@ class CachedObjects(Generic[T]):
         encode: Callable[[T], bytes],
         freshness: float,
         stale_if_error: float = 0.0,
+        name: str = "objects",
     ) -> None:
         self.storage = storage
+        self.name = name  # the cache's label in /metrics
         self.stale_if_error = stale_if_error
         self._decode = decode
         self._encode = encode
@@ -75,6 +78,7 @@ class CachedObjects(Generic[T]):
         """The cached value and ETag if still fresh, else None; never touches the store."""
         entry = self._cache.get(key)
         if entry is not None and time.monotonic() - entry.checked < self.freshness:
+            metrics.cache(self.name, "hit")
             return entry.value, entry.etag
         return None
 
@@ -84,13 +88,16 @@ class CachedObjects(Generic[T]):
             if entry is not None and entry.etag is not None:
                 blob = await self.storage.get_if_changed(key, entry.etag)
                 if blob is None:
+                    metrics.cache(self.name, "revalidated")
                     entry.checked = now
                     return entry.value, entry.etag
             else:
                 blob = await self.storage.get(key)
         except ObjectNotFound:
+            metrics.cache(self.name, "miss")
             self._cache[key] = _Entry(None, None, now)
             return None, None
+        metrics.cache(self.name, "miss")
         value = self._decode(blob.data)
         self._cache[key] = _Entry(value, blob.etag, now)
         return value, blob.etag
