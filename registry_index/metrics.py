@@ -55,6 +55,11 @@ STORAGE_ERRORS = Counter(
     "Store operations that failed (not counting not-found)",
     ["operation"],
 )
+# Zero series from the start, so that rate() and alerts see 0 rather than no data.
+for _operation in ("get", "get_if_changed", "head", "put", "put_file", "stream", "delete", "list"):
+    STORAGE_ERRORS.labels(_operation)
+for _result in ("created", "existed"):
+    UPLOADS.labels(_result)
 CACHE = Counter(
     "registry_index_cache_total", "Cache lookups", ["cache", "result"]
 )  # hit / miss / revalidated

@@ -118,3 +118,22 @@ def test_a_flushed_tally_equals_what_observe_would_have_recorded() -> None:
         and s.labels["route"] == "tally_check"
     }
     assert got == expected and expected["+Inf"] == len(durations)
+
+
+async def test_the_grafana_dashboard_asks_only_for_series_the_index_exports(client: httpx.AsyncClient) -> None:
+    import json
+    import re
+
+    assert (await client.get("/simple/")).status_code == 200
+    exported = {
+        s.name for f in text_string_to_metric_families((await client.get("/metrics")).text) for s in f.samples
+    }
+    dashboard = json.loads((Path(__file__).parents[2] / "deploy" / "grafana-dashboard.json").read_text())
+    wanted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"registry_index_[a-z_]+", target["expr"])
+    }
+    assert len(wanted) >= 10
+    assert wanted <= exported, wanted - exported
