@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..names import normalize
 from ..simple.negotiate import negotiate
-from ..simple.pages import Page, Wire
+from ..simple.pages import Answer, Wire
 from .context import AppContext
 
 _PREFIX = "/simple/"
@@ -44,7 +44,7 @@ class SimpleFastPath:
         if ctx is None or ctx.settings.private:
             return None
         name = path[len(_PREFIX) :]
-        page: Page
+        page: Answer
         if not name:
             seen_index = ctx.registry.projects.index_if_fresh()
             if seen_index is None:

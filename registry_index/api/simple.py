@@ -13,7 +13,7 @@ from ..errors import NotFound
 from ..names import normalize
 from ..services.write_behind import landed
 from ..simple.negotiate import negotiate
-from ..simple.pages import Page, Wire
+from ..simple.pages import Answer, Wire
 from .context import context
 from .urls import redirect
 
@@ -47,7 +47,7 @@ class WireResponse(Response):
         await send({"type": "http.response.body", "body": body})
 
 
-def _respond(request: Request, page: Page) -> Response:
+def _respond(request: Request, page: Answer) -> Response:
     headers = request.headers
     return WireResponse(page.respond(headers.get("accept-encoding"), headers.get("if-none-match")))
 

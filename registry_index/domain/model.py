@@ -9,10 +9,10 @@ when it changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..names import canonical_version
 
@@ -224,6 +224,18 @@ def from_json(data: bytes) -> Project:
         raise SidecarError(f"sidecar is malformed: {exc}") from exc
 
 
+class RootSegments(Protocol):
+    """The root listing split into shards, for a page rebuilt only where it changed."""
+
+    def versions(self) -> Sequence[int]:
+        """Per shard, the serial of the last change to what it shows."""
+        ...
+
+    def segment(self, shard: int) -> list[tuple[str, str]]:
+        """(normalized, display name) of the shard's shown projects, in normalized order."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectIndex:
     """The root listing: normalized name → display name, for projects that may be listed."""
@@ -231,6 +243,8 @@ class ProjectIndex:
     projects: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
     serial: int = 0  # the change-feed serial of the last change to the listing
+    # The same listing in shards, each with a version, so /simple/ is rebuilt shard by shard.
+    segments: RootSegments | None = field(default=None, compare=False, repr=False)
 
     def lists(self, project: Project) -> bool:
         """Whether the index shows the project as it is now: under its current name and

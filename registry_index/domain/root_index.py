@@ -103,6 +103,7 @@ class RootIndex:
         self._projects: dict[str, str] = {}  # listed: normalized → display name (hidden ones too)
         self._hidden: set[str] = set()
         self._touched = [0] * SHARDS  # the last serial that changed each shard
+        self._shown = [0] * SHARDS  # the last serial that changed what each shard shows
         self._changed = 0  # the last serial that changed what /simple/ shows
         self._view: tuple[int, ProjectIndex] | None = None
         self._loaded = False
@@ -208,11 +209,19 @@ class RootIndex:
             if shown != entry.name or (name in self._hidden) != entry.hidden:
                 self._projects[name] = entry.name
                 (self._hidden.add if entry.hidden else self._hidden.discard)(name)
-                self._changed = serial
+                self._changed = self._shown[shard] = serial
         elif shown is not None:
             del self._projects[name]
             self._hidden.discard(name)
-            self._changed = serial
+            self._changed = self._shown[shard] = serial
+
+    # -- RootSegments: the page is rebuilt shard by shard ----------------------------------
+
+    def versions(self) -> list[int]:
+        return self._shown
+
+    def segment(self, shard: int) -> list[tuple[str, str]]:
+        return sorted((n, e.name) for n, e in self._shards[shard].items() if e.listed and not e.hidden)
 
     # -- snapshots -----------------------------------------------------------------------
 

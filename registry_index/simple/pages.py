@@ -6,6 +6,7 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import Scope, Send
 
@@ -15,6 +16,9 @@ from ..upstream.page import UpstreamProject
 from . import build, render
 from .negotiate import V1_JSON, Format, accepts_gzip
 from .relayed import build_relayed
+
+if TYPE_CHECKING:
+    from .root_page import RootPage, RootPages
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
@@ -30,10 +34,22 @@ class Wire:
     status: int
     headers: RawHeaders
     body: bytes
+    chunks: tuple[bytes, ...] = ()  # a body sent as these, never joined (the root page at scale)
 
     async def send(self, scope: Scope, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        if self.chunks and scope["method"] != "HEAD":
+            last = len(self.chunks) - 1
+            for i, chunk in enumerate(self.chunks):
+                await send({"type": "http.response.body", "body": chunk, "more_body": i < last})
+            return
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+
+
+class Answer(Protocol):
+    """A page that answers a request's headers with a prebuilt Wire (Page, RootPage)."""
+
+    def respond(self, accept_encoding: str | None, if_none_match: str | None) -> Wire: ...
 
 
 @dataclass(slots=True)
@@ -99,6 +115,9 @@ class PageCache:
     def __init__(self, max_entries: int = 4096) -> None:
         self._pages: OrderedDict[tuple[str, str, str, str], Page] = OrderedDict()
         self._max = max_entries
+        from .root_page import RootPages  # it builds on Wire and Page's headers, defined here
+
+        self._root: RootPages = RootPages()
 
     def _get(self, key: tuple[str, str, str, str]) -> Page | None:
         page = self._pages.get(key)
@@ -139,7 +158,9 @@ class PageCache:
             page = self._put(key, Page(body, self._etag(*key), fmt, project.last_serial or 0, origin))
         return page
 
-    def index(self, index: ProjectIndex, etag: str, fmt: Format, root: str) -> Page:
+    def index(self, index: ProjectIndex, etag: str, fmt: Format, root: str) -> Page | RootPage:
+        if index.segments is not None:
+            return self._root.page(index.segments, fmt, root)
         key = ("/", etag, fmt, root)
         page = self._get(key)
         if page is None:

@@ -221,8 +221,11 @@ async def _release_page(request: Request, view: ProjectView, shown: ReleaseView,
     description = await render_description(text, meta.get("description_content_type"))
     vulnerabilities = await ctx.registry.vulnerabilities(project.normalized, release.version)
     index, _ = await ctx.registry.index()
-    known = {n for n in index.projects if n not in index.hidden}
     deps = dependencies(meta.get("requires_dist"))
+    # Only the dependencies are looked up: a set of all 700,000 names per view was O(index).
+    known = {
+        d.normalized for d in deps if d.normalized in index.projects and d.normalized not in index.hidden
+    }
     license_text = str(meta.get("license_expression") or meta.get("license") or "")
     return page(
         request,

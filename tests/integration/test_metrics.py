@@ -120,7 +120,9 @@ def test_a_flushed_tally_equals_what_observe_would_have_recorded() -> None:
     assert got == expected and expected["+Inf"] == len(durations)
 
 
-async def test_the_grafana_dashboard_asks_only_for_series_the_index_exports(client: httpx.AsyncClient) -> None:
+async def test_the_grafana_dashboard_asks_only_for_series_the_index_exports(
+    client: httpx.AsyncClient,
+) -> None:
     import json
     import re
 
