@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from . import __version__
 from .api.audit import routes as audit_routes
@@ -96,6 +98,25 @@ def proxy_from_settings(settings: Settings, store: Storage) -> Proxy | None:
     )
 
 
+class RegistryApp(Starlette):
+    """Starlette with some middleware outside its own error layer.
+
+    The access log and the /simple/ fast path wrap the whole stack: a warm page hit then
+    skips ServerErrorMiddleware's per-message wrapper too (the fast path cannot raise), and
+    the access log still sees the 500 that layer sends for an error below it.
+    """
+
+    def __init__(self, *args: Any, outer: Sequence[Middleware] = (), **kwargs: Any) -> None:
+        self.outer = list(outer)
+        super().__init__(*args, **kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self.outer):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,9 +164,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *metrics_routes,
         *security_routes,
     ]
-    app = Starlette(
+    app = RegistryApp(
         routes=routes,
-        middleware=[
+        outer=[
             Middleware(AccessLog, lines=settings.access_log),  # and the request metrics
             Middleware(SimpleFastPath),  # warm /simple/ hits skip the framework
         ],

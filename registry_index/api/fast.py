@@ -10,6 +10,8 @@ missing sidecar, private mode) goes on to the routes, which give the same bytes.
 
 from __future__ import annotations
 
+import functools
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..names import normalize
@@ -55,7 +57,7 @@ class SimpleFastPath:
             if not name.endswith("/"):
                 return None
             name = name[:-1]
-            if not name or "/" in name or normalize(name) != name:
+            if not name or "/" in name or not _normalized(name):
                 return None
             seen = ctx.registry.projects.project_if_fresh(name)
             if seen is None:
@@ -71,6 +73,11 @@ class SimpleFastPath:
             else:
                 page = ctx.pages.project(seen[0], seen[1], negotiate(accept), root)
         return page.respond(encoding, if_none_match)
+
+
+@functools.lru_cache(maxsize=8192)  # the same few thousand names, every install
+def _normalized(name: str) -> bool:
+    return normalize(name) == name
 
 
 def _request_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:

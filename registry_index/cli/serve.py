@@ -113,7 +113,8 @@ def _run_uvicorn(settings: Settings) -> None:
         workers=settings.workers,
         log_level=settings.log_level,
         access_log=False,  # the app writes its own, batched (server/access_log.py)
-        proxy_headers=True,
+        # uvicorn's proxy-header layer runs per request; with no proxy trusted it does nothing.
+        proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         http=ReasonPhraseProtocol,  # refusals carry their message in the reason phrase
