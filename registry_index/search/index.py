@@ -14,8 +14,9 @@ from typing import Protocol
 
 from ..domain.model import Project, SidecarError
 from ..domain.repository import ProjectRepository
+from ..names import normalize
 from ..storage import Storage
-from .rank import Query, SearchDoc, document, search
+from .rank import Query, SearchDoc, document, search, words_of
 
 log = logging.getLogger("registry_index")
 
@@ -46,6 +47,7 @@ class MemorySearchIndex:
         self._etags: dict[str, str] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self._dirty: set[str] = set()
+        self._by_word: dict[str, set[str]] = {}  # word → the projects that have it
         self._sizes: dict[str, tuple[int, int]] = {}  # files and bytes per project, for /metrics
         self.files = 0
         self.bytes = 0
@@ -58,10 +60,21 @@ class MemorySearchIndex:
     def update(self, project: Project) -> None:
         self._size(project.normalized, (len(project.files), sum(f.size for f in project.files)))
         doc = document(project)
-        if doc is None:
-            self._docs.pop(project.normalized, None)
-        else:
+        self._unindex(project.normalized)
+        if doc is not None:
             self._docs[project.normalized] = doc
+            for word in doc.words:
+                self._by_word.setdefault(word, set()).add(doc.normalized)
+
+    def _unindex(self, normalized: str) -> None:
+        old = self._docs.pop(normalized, None)
+        if old is not None:
+            for word in old.words:
+                names = self._by_word.get(word)
+                if names is not None:
+                    names.discard(normalized)
+                    if not names:
+                        del self._by_word[word]
 
     def _size(self, normalized: str, size: tuple[int, int]) -> None:
         old = self._sizes.pop(normalized, (0, 0))
@@ -72,7 +85,7 @@ class MemorySearchIndex:
 
     def remove(self, normalized: str) -> None:
         self._size(normalized, (0, 0))
-        self._docs.pop(normalized, None)
+        self._unindex(normalized)
         self._etags.pop(normalized, None)
 
     async def _load(self, normalized: str, etag: str) -> None:
@@ -113,4 +126,21 @@ class MemorySearchIndex:
         self.ready = True
 
     def search(self, query: Query) -> list[SearchDoc]:
-        return search(self._docs.values(), query)
+        """Ranked results, scoring only the documents that can match.
+
+        A result either has the query's normalized form in its name (ranks 0-2: a scan of
+        the names alone) or every query word among its words (rank 3: the intersection of
+        the words' posting sets); only those are scored. At 700,000 projects that is tens
+        of milliseconds, where scoring every document took most of a second.
+        """
+        q = query.q.strip()
+        if not q:
+            return search(self._docs.values(), query)  # filters alone: every document
+        norm = normalize(q)
+        candidates = {n for n in self._docs if norm in n} if norm else set()
+        terms = words_of(q)
+        if terms:
+            postings = sorted((self._by_word.get(t, set()) for t in terms), key=len)
+            candidates |= set.intersection(*postings) if postings[0] else set()
+        docs = self._docs
+        return search((docs[n] for n in candidates), query)

@@ -109,10 +109,15 @@ def _score(doc: SearchDoc, q: str, norm: str, terms: list[str]) -> tuple[int, in
     return None
 
 
+def words_of(text: str) -> list[str]:
+    """The words a query must all find in a document's words (rank 3)."""
+    return _WORD.findall(text.lower())
+
+
 def search(docs: Iterable[SearchDoc], query: Query) -> list[SearchDoc]:
     q = query.q.strip()
     norm = normalize(q) if q else ""
-    terms = _WORD.findall(q.lower())
+    terms = words_of(q)
     scored = []
     for doc in docs:
         score = _score(doc, q, norm, terms)

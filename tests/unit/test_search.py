@@ -138,3 +138,37 @@ async def test_later_refreshes_follow_the_feed_and_read_only_what_changed(tmp_pa
     await writer.delete("second")
     await reader.searching.refresh()
     assert reader.search("second") == []
+
+
+def test_the_indexed_search_finds_what_scoring_every_document_finds() -> None:
+    import random
+
+    rnd = random.Random(7)
+    words = ["http", "client", "async", "json", "db", "orm", "cli", "tool", "py", "web"]
+    index = MemorySearchIndex(MemoryStorage())
+    projects = []
+    for n in range(400):
+        name = f"{rnd.choice(words)}-{rnd.choice(words)}{n}"
+        summary = " ".join(rnd.sample(words, 3))
+        p = project(name, summary, keywords=rnd.sample(words, 2))
+        projects.append(p)
+        index.update(p)
+    index.remove(projects[0].normalized)
+    index.update(project(projects[1].name, "renamed summary entirely"))
+    docs = list(index._docs.values())
+    for q in [
+        "http",
+        "client-",
+        "HTTP Client",
+        "db orm",
+        "py",
+        "nothing-like-it",
+        "json5",
+        "-",
+        "web tool cli",
+    ]:
+        assert [d.normalized for d in index.search(Query(q=q))] == [
+            d.normalized for d in search(docs, Query(q=q))
+        ], q
+    assert projects[0].normalized not in {d.normalized for d in index.search(Query(q=projects[0].name))}
+    assert [d.normalized for d in index.search(Query(q="renamed entirely"))] == [projects[1].normalized]
