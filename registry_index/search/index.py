@@ -21,6 +21,7 @@ from .rank import Query, SearchDoc, document, search, words_of
 log = logging.getLogger("registry_index")
 
 YIELD_EVERY = 1000
+LOAD_BATCH = 256  # sidecars read at once by a refresh (16 at a time within a batch)
 REFRESH_BUDGET = 20
 
 
@@ -109,7 +110,7 @@ class MemorySearchIndex:
             return
         await self._repo.feed.catch_up()
         dirty, self._dirty = self._dirty, set()
-        await asyncio.gather(*(self._load(n, "") for n in dirty))
+        await self._load_all([(n, "") for n in dirty])
 
     async def _full(self) -> None:
         seen: set[str] = set()
@@ -120,10 +121,17 @@ class MemorySearchIndex:
                 changed.append((normalized, etag))
             if len(seen) % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a listing can be 100,000 keys: let requests through
-        await asyncio.gather(*(self._load(n, etag) for n, etag in changed))
+        await self._load_all(changed)
         for gone in self._docs.keys() - seen:
             self.remove(gone)
         self.ready = True
+
+    async def _load_all(self, wanted: list[tuple[str, str]]) -> None:
+        # A batch at a time: one task per project of 700,000 at once took 1.4 GB and kept
+        # the event loop from answering anything else until all of them were scheduled.
+        for start in range(0, len(wanted), LOAD_BATCH):
+            batch = wanted[start : start + LOAD_BATCH]
+            await asyncio.gather(*(self._load(n, etag) for n, etag in batch))
 
     def search(self, query: Query) -> list[SearchDoc]:
         """Ranked results, scoring only the documents that can match.
