@@ -81,6 +81,7 @@ def registry_from_settings(settings: Settings) -> Registry:
         ),
         proxy=proxy_from_settings(settings, store),
         snapshot_every=settings.index_snapshot_every,
+        cache_size=settings.cache_size,
     )
 
 

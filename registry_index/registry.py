@@ -69,11 +69,14 @@ class Registry:
         proxy: Proxy | None = None,
         upstream_names: UpstreamNames | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        cache_size: int = 512 * 1024**2,
     ) -> None:
         self.storage = storage
         # the project repository
-        self.meta = ProjectRepository(storage, freshness, stale_if_error, snapshot_every=snapshot_every)
-        self.accounts = Accounts(storage, freshness)
+        self.meta = ProjectRepository(
+            storage, freshness, stale_if_error, snapshot_every=snapshot_every, cache_size=cache_size // 2
+        )
+        self.accounts = Accounts(storage, freshness, cache_size=cache_size // 16)
         self.audit: AuditLog = audit or StorageAuditLog(storage)
         self.advisories = AdvisoryDB(storage)
         self.search_index: SearchProvider = search or MemorySearchIndex(self.meta)

@@ -60,6 +60,7 @@ class Settings:
     log_level: str = "info"
     access_log: bool = True
     index_snapshot_every: int = 1000
+    cache_size: int = 512 * 1024**2
     metrics_token: str = ""
     upstreams: str = ""  # Simple API roots in priority order, comma-separated (--upstream, repeatable)
     upstream_ttl: float = 600.0
@@ -96,6 +97,8 @@ class Settings:
         "archive_max_size": "most bytes an archive may expand to, e.g. 4G",
         "archive_max_ratio": "highest compression ratio of a large member (zip-bomb guard)",
         "log_level": "uvicorn log level",
+        "cache_size": "memory for caches, e.g. 512M: half for sidecars, a quarter for rendered pages, "
+        "the rest for credentials and upstream pages; least recently used go first",
         "index_snapshot_every": "changes between snapshots of the root index (a new instance reads the last "
         "snapshot and at most about this many feed records)",
         "metrics_token": "if set, GET /metrics needs 'Authorization: Bearer TOKEN' (default: open, "
@@ -131,7 +134,7 @@ def _convert(name: str, raw: Any, source: str) -> Any:
     try:
         if not isinstance(raw, str):
             return raw
-        if name in ("max_upload_size", "archive_max_size"):
+        if name in ("max_upload_size", "archive_max_size", "cache_size"):
             return parse_size(raw)
         if name == "vuln_policy" and raw not in ("off", "warn", "refuse"):
             raise ValueError(f"expected off, warn or refuse, got {raw!r}")

@@ -21,11 +21,12 @@ from ..simple.pages import PageCache
 class AppContext:
     settings: Settings
     registry: Registry
-    pages: PageCache = field(default_factory=PageCache)
+    pages: PageCache = field(default_factory=PageCache)  # sized from settings in __post_init__
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     failures: FailedLogins | None = None
 
     def __post_init__(self) -> None:
+        self.pages = PageCache(budget=self.settings.cache_size // 4)
         if self.failures is None:
             self.failures = FailedLogins(self.registry.audit)
 

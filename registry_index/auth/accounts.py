@@ -69,10 +69,12 @@ def token_digest(token: str) -> str:
 
 
 class Accounts:
-    def __init__(self, storage: Storage, freshness: float = 1.0) -> None:
+    def __init__(self, storage: Storage, freshness: float = 1.0, cache_size: int = 32 * 1024**2) -> None:
         self.storage = storage
-        self._users = CachedObjects(storage, _user_from, _user_to, freshness, name="users")
-        self._tokens = CachedObjects(storage, _token_from, _token_to, freshness, name="tokens")
+        self._users = CachedObjects(storage, _user_from, _user_to, freshness, name="users", budget=cache_size)
+        self._tokens = CachedObjects(
+            storage, _token_from, _token_to, freshness, name="tokens", budget=cache_size
+        )
         self._verified = VerifiedCache()
 
     async def add_user(self, name: str, password: str, *, admin: bool = False) -> User:

@@ -44,6 +44,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--archive-max-size", help=Settings.HELP["archive_max_size"])
     serve.add_argument("--archive-max-ratio", type=float, help=Settings.HELP["archive_max_ratio"])
     serve.add_argument("--log-level", help=Settings.HELP["log_level"])
+    serve.add_argument("--cache-size", help=Settings.HELP["cache_size"])
     serve.add_argument("--metrics-token", help=Settings.HELP["metrics_token"])
     serve.add_argument("--index-snapshot-every", type=int, help=Settings.HELP["index_snapshot_every"])
     serve.add_argument(

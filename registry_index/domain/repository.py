@@ -31,10 +31,11 @@ class ProjectRepository:
         stale_if_error: float = 0.0,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
+        cache_size: int = 256 * 1024**2,
     ) -> None:
         self.storage = storage
         self.sidecars: CachedObjects[Project] = CachedObjects(
-            storage, from_json, to_json, freshness, stale_if_error, name="sidecars"
+            storage, from_json, to_json, freshness, stale_if_error, name="sidecars", budget=cache_size
         )
         self.listeners: list[Callable[[str, Project | None], None]] = []
         self.feed = ChangeFeed(storage)

@@ -112,9 +112,14 @@ class Page:
 
 
 class PageCache:
-    def __init__(self, max_entries: int = 4096) -> None:
+    """Rendered pages, least recently used first out, within ``budget`` bytes of bodies (a
+    gzipped body counts once it is made) and ``max_entries`` pages."""
+
+    def __init__(self, max_entries: int = 65536, budget: int = 128 * 1024**2) -> None:
         self._pages: OrderedDict[tuple[str, str, str, str], Page] = OrderedDict()
         self._max = max_entries
+        self._budget = budget
+        self._weight = 0
         from .root_page import RootPages  # it builds on Wire and Page's headers, defined here
 
         self._root: RootPages = RootPages()
@@ -130,8 +135,12 @@ class PageCache:
 
     def _put(self, key: tuple[str, str, str, str], page: Page) -> Page:
         self._pages[key] = page
-        if len(self._pages) > self._max:
-            self._pages.popitem(last=False)
+        # Counted as twice the body: its gzip form and header lists come with it on use.
+        self._weight += 2 * len(page.body)
+        while len(self._pages) > 1 and (len(self._pages) > self._max or self._weight > self._budget):
+            _, old = self._pages.popitem(last=False)
+            self._weight -= 2 * len(old.body)
+            metrics.cache("pages", "evicted")
         return page
 
     @staticmethod

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import random
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -33,6 +35,10 @@ class _Entry(Generic[T]):
     value: T | None  # None: known missing
     etag: str | None
     checked: float
+    weight: int = 64  # the stored bytes: what the value costs the cache's budget, near enough
+
+
+DEFAULT_BUDGET = 64 * 1024**2
 
 
 class CachedObjects(Generic[T]):
@@ -44,23 +50,44 @@ class CachedObjects(Generic[T]):
         freshness: float,
         stale_if_error: float = 0.0,
         name: str = "objects",
+        budget: int = DEFAULT_BUDGET,
     ) -> None:
         self.storage = storage
         self.name = name  # the cache's label in /metrics
+        self.budget = budget  # bytes of stored objects kept; least recently used go first
         self.stale_if_error = stale_if_error
         self._decode = decode
         self._encode = encode
         self.freshness = freshness
-        self._cache: dict[str, _Entry[T]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._write_locks: dict[str, asyncio.Lock] = {}
+        self._cache: OrderedDict[str, _Entry[T]] = OrderedDict()
+        self._weight = 0
+        # Weak: a key's lock lives while someone holds or waits on it, not for every key ever read.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._write_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _keep(self, key: str, entry: _Entry[T]) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._weight -= old.weight
+        self._cache[key] = entry
+        self._weight += entry.weight
+        while self._weight > self.budget and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._weight -= evicted.weight
+            metrics.cache(self.name, "evicted")
+
+    def _lock(self, locks: weakref.WeakValueDictionary[str, asyncio.Lock], key: str) -> asyncio.Lock:
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        return lock
 
     async def read(self, key: str) -> tuple[T | None, str | None]:
         """The value and its ETag, revalidated if older than ``freshness``."""
         if (seen := self.peek(key)) is not None:
             return seen
         # One revalidation per key at a time; concurrent readers share its answer.
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock = self._lock(self._locks, key)
         async with lock:
             entry = self._cache.get(key)
             if entry is not None and time.monotonic() - entry.checked < self.freshness:
@@ -79,6 +106,7 @@ class CachedObjects(Generic[T]):
         entry = self._cache.get(key)
         if entry is not None and time.monotonic() - entry.checked < self.freshness:
             metrics.cache(self.name, "hit")
+            self._cache.move_to_end(key)
             return entry.value, entry.etag
         return None
 
@@ -95,11 +123,11 @@ class CachedObjects(Generic[T]):
                 blob = await self.storage.get(key)
         except ObjectNotFound:
             metrics.cache(self.name, "miss")
-            self._cache[key] = _Entry(None, None, now)
+            self._keep(key, _Entry(None, None, now))
             return None, None
         metrics.cache(self.name, "miss")
         value = self._decode(blob.data)
-        self._cache[key] = _Entry(value, blob.etag, now)
+        self._keep(key, _Entry(value, blob.etag, now, len(blob.data) + 64))
         return value, blob.etag
 
     async def read_fresh(self, key: str) -> tuple[T | None, str | None]:
@@ -112,7 +140,7 @@ class CachedObjects(Generic[T]):
         Writers of one key in this process take turns, so only other processes can make a
         write lose; against those, retry with jittered backoff until ``UPDATE_DEADLINE``.
         """
-        lock = self._write_locks.setdefault(key, asyncio.Lock())
+        lock = self._lock(self._write_locks, key)
         async with lock:
             return await self._update(key, apply)
 
@@ -139,11 +167,12 @@ class CachedObjects(Generic[T]):
                     continue
                 assert current is not None and etag is not None
                 return current, etag
+            encoded = self._encode(new)
             try:
                 if etag is None:
-                    new_etag = await self.storage.put(key, self._encode(new), create_only=True)
+                    new_etag = await self.storage.put(key, encoded, create_only=True)
                 else:
-                    new_etag = await self.storage.put(key, self._encode(new), if_match=etag)
+                    new_etag = await self.storage.put(key, encoded, if_match=etag)
             except ObjectConflict:
                 if optimistic:
                     continue  # the cached copy was behind: no one to back off from yet
@@ -152,8 +181,10 @@ class CachedObjects(Generic[T]):
                 await asyncio.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, MAX_BACKOFF)
                 continue
-            self._cache[key] = _Entry(new, new_etag, time.monotonic())
+            self._keep(key, _Entry(new, new_etag, time.monotonic(), len(encoded) + 64))
             return new, new_etag
 
     def forget(self, key: str) -> None:
-        self._cache.pop(key, None)
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._weight -= old.weight

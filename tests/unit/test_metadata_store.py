@@ -115,3 +115,24 @@ async def test_what_a_cached_copy_decides_is_decided_again_on_a_fresh_read(tmp_p
 
     value, _ = await here.update(key, needs_owner)  # refused on the old copy, fine on the new
     assert value["owner"] == 7
+
+
+async def test_the_cache_keeps_to_its_budget_least_recently_used_first() -> None:
+    import gc
+
+    from registry_index.storage.memory import MemoryStorage
+
+    storage = MemoryStorage()
+    for n in range(50):
+        await storage.put(f"k{n}", b"x" * 1000)
+    cache: CachedObjects[bytes] = CachedObjects(storage, bytes, bytes, freshness=60.0, budget=10_000)
+    for n in range(50):
+        await cache.read(f"k{n}")
+        if n >= 1:
+            assert cache.peek("k0") is not None  # read again each time: the most recently used
+    assert cache._weight <= 10_000
+    kept = set(cache._cache)
+    assert "k0" in kept and "k49" in kept and "k1" not in kept
+    assert len(kept) == 10_000 // 1064
+    gc.collect()
+    assert len(cache._locks) == 0  # no lock left behind for keys no one waits on
