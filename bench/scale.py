@@ -182,14 +182,18 @@ def serve(store: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
             process.kill()
 
 
-def wait_for_search(url: str, projects: int, budget: float = 1800) -> float:
+SEARCH_BUDGET = float(os.environ.get("BENCH_SCALE_SEARCH_BUDGET", "600"))
+
+
+def wait_for_search(url: str, projects: int, budget: float = SEARCH_BUDGET) -> float | None:
+    """Seconds until search has read every sidecar; None when ``budget`` ran out first."""
     started = time.monotonic()
     while time.monotonic() - started < budget:
         resp = httpx.get(f"{url}/api/search", params={"q": "does", "per_page": 1}, timeout=120)
         if resp.status_code == 200 and resp.json()["total"] >= projects:
             return time.monotonic() - started
         time.sleep(0.5)
-    raise RuntimeError(f"search had not read {projects:,} projects after {budget:.0f} s")
+    return None
 
 
 def timed_uploads(url: str, wheels: list[Path]) -> float:
@@ -229,8 +233,14 @@ def run_stage(projects: int, work: Path, gen: LoadGenerator, say: Say) -> StageR
         # The first search refresh reads every sidecar in the background: measure after it,
         # and say how long it took (the root page and project pages answer before).
         search_ready = wait_for_search(url, projects)
-        result.notes.append(f"{projects:,}: search complete {search_ready:.1f} s after start-up")
-        say(f"scale: {projects:,} projects ready in {ready:.2f} s, search in {search_ready:.1f} s; root page")
+        if search_ready is None:
+            result.notes.append(
+                f"{projects:,}: search had not read every sidecar {SEARCH_BUDGET:.0f} s after start-up; "
+                "measured anyway, with its first refresh still running"
+            )
+        else:
+            result.notes.append(f"{projects:,}: search complete {search_ready:.1f} s after start-up")
+        say(f"scale: {projects:,} projects ready in {ready:.2f} s, search in {search_ready} s; root page")
         root_body = httpx.get(f"{url}/simple/", timeout=120).content
         page_body = httpx.get(f"{url}/simple/{PAGE_50}/", timeout=60).content
         result.root_bytes = len(root_body)
