@@ -6,9 +6,6 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-
-from starlette.types import Scope, Send
 
 from .. import metrics
 from ..domain.model import Project, ProjectIndex
@@ -16,40 +13,12 @@ from ..upstream.page import UpstreamProject
 from . import build, render
 from .negotiate import V1_JSON, Format, accepts_gzip
 from .relayed import build_relayed
+from .root_page import RootPage, RootPages
+from .wire import CACHE_CONTROL, PAGE_CSP, Answer, RawHeaders, Wire
 
-if TYPE_CHECKING:
-    from .root_page import RootPage, RootPages
+__all__ = ["CACHE_CONTROL", "PAGE_CSP", "Answer", "Page", "PageCache", "RawHeaders", "Wire"]
 
 GZIP_MIN = 512  # smaller pages gain too little to pay for the header
-CACHE_CONTROL = "max-age=0, must-revalidate, public"
-PAGE_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-RawHeaders = list[tuple[bytes, bytes]]
-
-
-@dataclass(slots=True)
-class Wire:
-    """One response as it goes on the wire: what the route and the fast path both send."""
-
-    status: int
-    headers: RawHeaders
-    body: bytes
-    chunks: tuple[bytes, ...] = ()  # a body sent as these, never joined (the root page at scale)
-
-    async def send(self, scope: Scope, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        if self.chunks and scope["method"] != "HEAD":
-            last = len(self.chunks) - 1
-            for i, chunk in enumerate(self.chunks):
-                await send({"type": "http.response.body", "body": chunk, "more_body": i < last})
-            return
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
-
-
-class Answer(Protocol):
-    """A page that answers a request's headers with a prebuilt Wire (Page, RootPage)."""
-
-    def respond(self, accept_encoding: str | None, if_none_match: str | None) -> Wire: ...
 
 
 @dataclass(slots=True)
@@ -120,9 +89,7 @@ class PageCache:
         self._max = max_entries
         self._budget = budget
         self._weight = 0
-        from .root_page import RootPages  # it builds on Wire and Page's headers, defined here
-
-        self._root: RootPages = RootPages()
+        self._root = RootPages()
 
     def _get(self, key: tuple[str, str, str, str]) -> Page | None:
         page = self._pages.get(key)

@@ -31,7 +31,7 @@ from html import escape
 from ..domain.model import RootSegments
 from .build import API_VERSION
 from .negotiate import V1_JSON, Format, accepts_gzip
-from .pages import CACHE_CONTROL, PAGE_CSP, RawHeaders, Wire
+from .wire import CACHE_CONTROL, PAGE_CSP, RawHeaders, Wire
 
 REBUILD_EVERY = 1.0
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0, unknown OS
