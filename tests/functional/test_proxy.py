@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from registry_index.server import access_log
 from registry_index.testing import WheelSpec, build_wheel
 from tests.conftest import BIN
 from tests.support.clients import client_env
@@ -53,8 +54,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         yield upstream, here
 
 
+def _logged(server: Server) -> str:
+    # The access log is written in batches: wait out one flush so the log is complete.
+    time.sleep(access_log.FLUSH_SECONDS + 0.3)
+    return server.log.read_text()
+
+
 def _asked(upstream: Server) -> str:
-    return upstream.log.read_text()
+    return _logged(upstream)
 
 
 def _run(*args: str | Path, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -187,7 +194,7 @@ def test_credentials_for_a_private_upstream_come_from_the_environment(tmp_path: 
             _run(BIN / "pip", "install", "--no-cache-dir", "--target", target, "--index-url", here.simple,
                  "secret-lib", home=tmp_path)  # fmt: skip
             assert (target / "secret_lib-1.0.dist-info").is_dir()
-            assert password not in here.log.read_text()
+            assert password not in _logged(here)
         with run_server(str(tmp_path / "b"), tmp_path / "b.log", "--upstream", private.simple) as bare:
             refused = httpx.get(f"{bare.simple}secret-lib/", timeout=30)
             assert refused.status_code == 503 and "cannot be reached" in refused.text

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from registry_index.server import access_log
 from registry_index.testing import WheelSpec, build_wheel
 from tests.conftest import new_bucket
 from tests.support.s3 import S3Server
@@ -84,6 +86,7 @@ def _file_url(server: Server, project: str) -> tuple[str, str]:
 
 def _file_gets(fleet: Fleet, filename: str) -> int:
     """How many times the upstream was asked for this file's bytes (its access log)."""
+    time.sleep(access_log.FLUSH_SECONDS + 0.3)  # written in batches: wait out one flush
     lines = fleet.upstream.log.read_text().splitlines()
     return sum(1 for line in lines if '"GET /files/' in line and f"/{filename} HTTP" in line)
 
