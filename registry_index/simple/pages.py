@@ -14,7 +14,7 @@ from . import build, render
 from .negotiate import V1_JSON, Format, accepts_gzip
 from .relayed import build_relayed
 from .root_page import RootPage, RootPages
-from .wire import CACHE_CONTROL, PAGE_CSP, Answer, RawHeaders, Wire
+from .wire import CACHE_CONTROL, PAGE_CSP, Answer, RawHeaders, Wire, content_headers, matches, validators
 
 __all__ = ["CACHE_CONTROL", "PAGE_CSP", "Answer", "Page", "PageCache", "RawHeaders", "Wire"]
 
@@ -47,7 +47,7 @@ class Page:
         """The 200 or 304 for these request headers; header lists are built once per page."""
         gzip_wanted = accepts_gzip(accept_encoding) and self.gzipped() is not None
         etag = self.gzip_etag if gzip_wanted else self.etag
-        not_modified = if_none_match is not None and (etag in if_none_match or if_none_match.strip() == "*")
+        not_modified = matches(etag, if_none_match)
         key = (gzip_wanted, not_modified)
         wire = self._wire.get(key)
         if wire is None:
@@ -55,29 +55,11 @@ class Page:
         return wire
 
     def _build(self, gzip_wanted: bool, not_modified: bool, etag: str) -> Wire:
-        headers: RawHeaders = [
-            (b"etag", etag.encode()),
-            (b"vary", b"Accept, Accept-Encoding"),
-            (b"cache-control", CACHE_CONTROL.encode()),
-            (b"access-control-allow-origin", b"*"),
-            (b"x-pypi-last-serial", str(self.serial).encode()),
-            *self.extra,
-        ]
+        headers = validators(etag, self.serial, self.extra)
         if not_modified:
-            # RFC 9110 §15.4.5: the validators and caching fields of the 200, no content ones.
             return Wire(304, headers, b"")
-        body = self.body
-        if gzip_wanted:
-            body = self.gzipped() or body
-            headers.append((b"content-encoding", b"gzip"))
-        media = self.media_type + ("; charset=utf-8" if self.media_type.startswith("text/") else "")
-        headers += [(b"content-length", str(len(body)).encode()), (b"content-type", media.encode())]
-        headers.append((b"x-content-type-options", b"nosniff"))
-        if self.media_type.startswith("text/"):
-            # Project names, versions and yank reasons are uploader-chosen: nothing on the page
-            # may run, load or be framed.
-            headers.append((b"content-security-policy", PAGE_CSP))
-        return Wire(200, headers, body)
+        body = (self.gzipped() or self.body) if gzip_wanted else self.body
+        return Wire(200, headers + content_headers(self.media_type, len(body), gzip_wanted), body)
 
 
 class PageCache:

@@ -31,7 +31,7 @@ from html import escape
 from ..domain.model import RootSegments
 from .build import API_VERSION
 from .negotiate import V1_JSON, Format, accepts_gzip
-from .wire import CACHE_CONTROL, PAGE_CSP, RawHeaders, Wire
+from .wire import Wire, content_headers, matches, validators
 
 REBUILD_EVERY = 1.0
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0, unknown OS
@@ -82,7 +82,7 @@ class RootPage:
     def respond(self, accept_encoding: str | None, if_none_match: str | None) -> Wire:
         gzip_wanted = accepts_gzip(accept_encoding)
         etag = self.etag[:-1] + '-gz"' if gzip_wanted else self.etag
-        not_modified = if_none_match is not None and (etag in if_none_match or if_none_match.strip() == "*")
+        not_modified = matches(etag, if_none_match)
         key = (gzip_wanted, not_modified)
         wire = self._wire.get(key)
         if wire is None:
@@ -90,13 +90,7 @@ class RootPage:
         return wire
 
     def _build(self, gzip_wanted: bool, not_modified: bool, etag: str) -> Wire:
-        headers: RawHeaders = [
-            (b"etag", etag.encode()),
-            (b"vary", b"Accept, Accept-Encoding"),
-            (b"cache-control", CACHE_CONTROL.encode()),
-            (b"access-control-allow-origin", b"*"),
-            (b"x-pypi-last-serial", str(self.serial).encode()),
-        ]
+        headers = validators(etag, self.serial)
         if not_modified:
             return Wire(304, headers, b"")
         if gzip_wanted:
@@ -106,15 +100,10 @@ class RootPage:
                 size += len(chunk)
             trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
             chunks = (_GZIP_HEADER, *self.deflated, _FINAL_BLOCK, trailer)
-            headers.append((b"content-encoding", b"gzip"))
         else:
             chunks = tuple(self.raw)
-        media = self.media_type + ("; charset=utf-8" if self.media_type.startswith("text/") else "")
         length = sum(len(c) for c in chunks)
-        headers += [(b"content-length", str(length).encode()), (b"content-type", media.encode())]
-        headers.append((b"x-content-type-options", b"nosniff"))
-        if self.media_type.startswith("text/"):
-            headers.append((b"content-security-policy", PAGE_CSP))
+        headers += content_headers(self.media_type, length, gzip_wanted)
         return Wire(200, headers, b"", tuple(c for c in chunks if c))
 
 

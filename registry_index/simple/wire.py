@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,3 +37,33 @@ class Answer(Protocol):
     """A page that answers a request's headers with a prebuilt Wire (Page, RootPage)."""
 
     def respond(self, accept_encoding: str | None, if_none_match: str | None) -> Wire: ...
+
+
+def matches(etag: str, if_none_match: str | None) -> bool:
+    """Whether an If-None-Match value names this ETag (or is ``*``): the answer is a 304."""
+    return if_none_match is not None and (etag in if_none_match or if_none_match.strip() == "*")
+
+
+def validators(etag: str, serial: int, extra: Sequence[tuple[bytes, bytes]] = ()) -> RawHeaders:
+    """The validators and caching fields a page's 200 and 304 both carry (RFC 9110 §15.4.5)."""
+    return [
+        (b"etag", etag.encode()),
+        (b"vary", b"Accept, Accept-Encoding"),
+        (b"cache-control", CACHE_CONTROL.encode()),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-pypi-last-serial", str(serial).encode()),
+        *extra,
+    ]
+
+
+def content_headers(media_type: str, length: int, gzipped: bool) -> RawHeaders:
+    """The content fields of a page's 200."""
+    headers: RawHeaders = [(b"content-encoding", b"gzip")] if gzipped else []
+    media = media_type + ("; charset=utf-8" if media_type.startswith("text/") else "")
+    headers += [(b"content-length", str(length).encode()), (b"content-type", media.encode())]
+    headers.append((b"x-content-type-options", b"nosniff"))
+    if media_type.startswith("text/"):
+        # Project names, versions and yank reasons are uploader-chosen: nothing on the page
+        # may run, load or be framed.
+        headers.append((b"content-security-policy", PAGE_CSP))
+    return headers
