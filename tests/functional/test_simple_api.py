@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import subprocess
 import zipfile
 from dataclasses import dataclass
@@ -202,6 +203,40 @@ def test_vary_etag_and_conditional_requests(index: Index, demo: Demo) -> None:
     root = get(index.simple, UV_ACCEPT)
     assert root.headers.get("etag")
     assert get(index.simple, UV_ACCEPT, headers={"If-None-Match": root.headers["etag"]}).status_code == 304
+
+
+def test_keep_alive_connection_answers_head_304_and_get_in_turn(index: Index, demo: Demo) -> None:
+    """The server holds a response head to send it with the body: a HEAD or a 304 (no body)
+    must still reach the client at once, and the next response on the connection follow."""
+    url = httpx.URL(index.simple + "api-demo/")
+    etag = get(str(url), "text/html", headers={"Accept-Encoding": "identity"}).headers["etag"]
+    requests = [
+        f"HEAD {url.path} HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"GET {url.path} HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n",
+        f"GET {url.path} HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    with socket.create_connection((url.host, url.port or 80), timeout=5) as sock:
+        answers = []
+        for request in requests:
+            sock.sendall(request.encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)  # a held head would time out here
+                assert chunk, "connection closed"
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = (
+                int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+                if b"content-length" in head.lower()
+                else 0
+            )  # type: ignore[union-attr]
+            if request.startswith("GET") and b" 200 " in head.split(b"\r\n")[0]:
+                while len(body) < length:
+                    body += sock.recv(65536)
+            answers.append((head.split(b"\r\n")[0], len(body)))
+    assert answers[0][0] == b"HTTP/1.1 200 OK" and answers[0][1] == 0
+    assert answers[1][0] == b"HTTP/1.1 304 Not Modified" and answers[1][1] == 0
+    assert answers[2][0] == b"HTTP/1.1 200 OK" and answers[2][1] > 0
 
 
 def test_repository_version_is_advertised(index: Index, demo: Demo) -> None:
