@@ -19,7 +19,7 @@ from . import __version__
 from .api.audit import routes as audit_routes
 from .api.changes import routes as change_routes
 from .api.context import AppContext, context
-from .api.fast import SimpleFastPath
+from .api.fast import WarmPages
 from .api.files import routes as file_routes
 from .api.jsonapi import routes as json_routes
 from .api.metrics import routes as metrics_routes
@@ -135,7 +135,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                     "Use a store that does (AWS S3, MinIO, SeaweedFS, a local directory), or "
                     "start with --single-writer if this is the only process that writes."
                 )
-        ctx = app.state.ctx = AppContext(settings, reg)
+        ctx = app.state.ctx = warm.ctx = AppContext(settings, reg)
         refresher = asyncio.create_task(reg.searching.run(settings.search_refresh))
         try:
             yield
@@ -165,11 +165,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *metrics_routes,
         *security_routes,
     ]
+    warm = WarmPages()
     app = RegistryApp(
         routes=routes,
         outer=[
-            Middleware(AccessLog, lines=settings.access_log),  # and the request metrics
-            Middleware(SimpleFastPath),  # warm /simple/ hits skip the framework
+            # The request metrics too; warm /simple/ hits are answered here, before the framework.
+            Middleware(AccessLog, lines=settings.access_log, fast=warm),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -178,7 +179,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     app.router.default = slash_redirects(app.router)  # relative, never from the Host header
     if registry is not None:
         # Ready before the lifespan runs, so in-process test clients need no lifespan driver.
-        app.state.ctx = AppContext(settings, registry)
+        app.state.ctx = warm.ctx = AppContext(settings, registry)
     return app
 
 

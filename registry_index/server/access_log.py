@@ -13,6 +13,10 @@ time to the last byte:
 The same layer tallies each request for /metrics (``metrics.Tally``): a dict update here,
 handed to prometheus-client at the same flush, since its per-observation locks cost more
 than the rest of this layer. /metrics flushes before it renders, so a scrape is never behind.
+
+``fast`` is asked first for a prepared answer (a warm /simple/ page, ``api/fast.py``): such a
+hit is sent from here, with its status and size known, so it costs one layer and no wrapped
+``send``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +33,14 @@ from .. import metrics
 
 FLUSH_SECONDS = 0.5
 FLUSH_LINES = 512
+
+
+class Prepared(Protocol):
+    """A response ready to go: ``send`` writes it and says how many body bytes it sent."""
+
+    status: int
+
+    async def send(self, scope: Scope, send: Send) -> int: ...
 
 
 class AccessLog:
@@ -42,8 +54,10 @@ class AccessLog:
         clock: Callable[[], float] = time.perf_counter,
         *,
         lines: bool = True,
+        fast: Callable[[Scope], Prepared | None] | None = None,
     ) -> None:
         self.app = app
+        self._fast = fast
         self._out = out
         self._log_lines = lines
         self._tally = metrics.TALLY
@@ -62,6 +76,13 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = self._clock()
+        if self._fast is not None and (ready := self._fast(scope)) is not None:
+            sent = 0
+            try:
+                sent = await ready.send(scope, send)
+            finally:
+                self._line(scope, ready.status, sent, started)
+            return
         status = 0
         sent = 0
 
@@ -87,11 +108,14 @@ class AccessLog:
                 self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
             return
         client = scope.get("client")
+        target = scope["path"]
+        if query := scope.get("query_string"):
+            target += "?" + query.decode("latin-1")
+        if not target.isprintable():
+            target = _printable(target)
         who = f"{client[0]}:{client[1]}" if client else "-"
-        query = scope.get("query_string", b"")
-        target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         self._lines.append(
-            f'{who} "{method} {_printable(target)} HTTP/{scope.get("http_version", "1.1")}" '
+            f'{who} "{method} {target} HTTP/{scope.get("http_version", "1.1")}" '
             f"{status} {sent} {(now - started) * 1000:.1f}ms\n"
         )
         if len(self._lines) >= FLUSH_LINES:
@@ -118,6 +142,4 @@ class AccessLog:
 
 def _printable(text: str) -> str:
     # A path is client-chosen: no control character (a forged line) reaches the log.
-    if text.isprintable():
-        return text
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

@@ -82,6 +82,7 @@ def negotiate(accept: str | None, format_param: str | None = None) -> Format:
 
 
 @functools.lru_cache(maxsize=256)  # clients send a handful of fixed headers; a pure function
+@functools.lru_cache(maxsize=512)  # pip and uv send the same value on every request
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3; ``gzip;q=0`` refuses)."""
     star = False

@@ -23,14 +23,19 @@ class Wire:
     body: bytes
     chunks: tuple[bytes, ...] = ()  # a body sent as these, never joined (the root page at scale)
 
-    async def send(self, scope: Scope, send: Send) -> None:
+    async def send(self, scope: Scope, send: Send) -> int:
+        """Send the response; the body bytes sent."""
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        if self.chunks and scope["method"] != "HEAD":
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return 0
+        if self.chunks:
             last = len(self.chunks) - 1
             for i, chunk in enumerate(self.chunks):
                 await send({"type": "http.response.body", "body": chunk, "more_body": i < last})
-            return
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+            return sum(len(chunk) for chunk in self.chunks)
+        await send({"type": "http.response.body", "body": self.body})
+        return len(self.body)
 
 
 class Answer(Protocol):
