@@ -11,6 +11,7 @@ ROOT_INDEX = "index/root.json"  # which snapshot shards make the root index, and
 CHANGES = "changes/"
 CHANGES_PER_FOLDER = 10_000
 SIDECARS = "projects/"
+SEGMENTS = "segments/"
 TOMBSTONES = "tombstones/"
 FILES = "files/"
 USERS = "users/"
@@ -21,6 +22,16 @@ _JSON = ".json"
 
 def sidecar(project: str) -> str:
     return f"{SIDECARS}{project}{_JSON}"
+
+
+def segment(project: str, digest: str) -> str:
+    # A big project's sealed run of files (domain/segments.py): content-addressed, create-only.
+    return f"{SEGMENTS}{project}/{digest}{_JSON}"
+
+
+def segments(project: str) -> str:
+    """The prefix of a project's segments."""
+    return f"{SEGMENTS}{project}/"
 
 
 def tombstones(project: str) -> str:
@@ -95,10 +106,11 @@ def token_of(key: str) -> str | None:
 def project_of(key: str) -> str | None:
     """The normalized project a key belongs to, or None for keys of no project.
 
-    A project owns its sidecar, its tombstones, its files and their core metadata; the
-    project index, users, tokens, the audit log and advisories belong to none.
+    A project owns its sidecar and its segments, its tombstones, its files and their core
+    metadata; the project index, users, tokens, the audit log and advisories belong to none.
     """
-    if key.startswith(FILES):
-        name, slash, _ = key[len(FILES) :].partition("/")
-        return name if name and slash else None
+    for prefix in (FILES, SEGMENTS):
+        if key.startswith(prefix):
+            name, slash, _ = key[len(prefix) :].partition("/")
+            return name if name and slash else None
     return sidecar_of(key) or _json_leaf(key, TOMBSTONES)

@@ -9,7 +9,7 @@ when it changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -59,6 +59,22 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Sealed:
+    """One segment of a big project's files (``domain/segments.py``): its digest and, once
+    read, its files and their releases."""
+
+    digest: str
+    count: int  # files in it
+    files: tuple[FileEntry, ...] = ()
+    releases: Mapping[str, Release] | None = None  # None: named by a sidecar, not yet read
+    size: int = 0  # stored bytes
+
+    @property
+    def loaded(self) -> bool:
+        return self.releases is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     name: str  # display name, updated to the spelling of the latest upload
     normalized: str
@@ -74,6 +90,8 @@ class Project:
     tombstones: tuple[str, ...] = ()
     # Hosted here whether or not it has files: never looked up upstream (issue 14).
     reserved: bool = False
+    # A big project's files in sealed segments (domain/segments.py); the first runs of files.
+    sealed: tuple[Sealed, ...] = field(default=(), compare=False, repr=False)
     _by_filename: dict[str, FileEntry] | None = field(default=None, init=False, repr=False, compare=False)
 
     def file(self, filename: str) -> FileEntry | None:
@@ -185,10 +203,20 @@ class Project:
 
 _FILE_FIELDS = tuple(f.name for f in fields(FileEntry))
 _RELEASE_FIELDS = tuple(f.name for f in fields(Release))
-_PROJECT_FIELDS = tuple(f.name for f in fields(Project) if f.init and f.name not in ("releases", "files"))
+_PROJECT_FIELDS = tuple(
+    f.name for f in fields(Project) if f.init and f.name not in ("releases", "files", "sealed")
+)
 
 
 def to_json(project: Project) -> bytes:
+    """A sidecar without segments (schema 1)."""
+    doc = project_doc(project)
+    doc["schema"] = SCHEMA
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+def project_doc(project: Project) -> dict[str, Any]:
+    """The sidecar's fields as JSON-ready values, with the files and releases it holds."""
     # Every publish rewrites the sidecar: walk the fields directly, as asdict() deep-copies
     # everything (it was most of the time spent importing into a 1,000-file project).
     doc: dict[str, Any] = {name: getattr(project, name) for name in _PROJECT_FIELDS}
@@ -200,8 +228,7 @@ def to_json(project: Project) -> bytes:
         key: {name: getattr(r, name) for name in _RELEASE_FIELDS} for key, r in project.releases.items()
     }
     doc["files"] = [{name: getattr(f, name) for name in _FILE_FIELDS} for f in project.files]
-    doc["schema"] = SCHEMA
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    return doc
 
 
 def from_json(data: bytes) -> Project:
@@ -209,9 +236,16 @@ def from_json(data: bytes) -> Project:
         doc = json.loads(data)
     except ValueError as exc:
         raise SidecarError(f"sidecar is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SidecarError("sidecar is not a JSON object")
     schema = doc.pop("schema", None)
     if schema != SCHEMA:
-        raise SidecarError(f"sidecar schema {schema!r} is not supported (this build reads {SCHEMA})")
+        raise SidecarError(f"sidecar schema {schema!r} is not supported here (read it with domain.segments)")
+    return from_doc(doc)
+
+
+def from_doc(doc: dict[str, Any]) -> Project:
+    """A project from a sidecar's fields (its schema already checked and removed)."""
     try:
         releases = {k: Release(**v) for k, v in doc.pop("releases").items()}
         files = tuple(FileEntry(**f) for f in doc.pop("files"))

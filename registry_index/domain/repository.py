@@ -14,8 +14,10 @@ from ..storage import ObjectNotFound, Storage, StorageError
 from ..storage.cached import CachedObjects
 from . import keys
 from .changes import Change, ChangeFeed, FeedError
-from .model import Project, ProjectIndex, from_json, to_json
+from .model import Project, ProjectIndex
 from .root_index import SNAPSHOT_EVERY, RootIndex
+from .segment_store import SegmentStore
+from .segments import decode_sidecar, encode_sidecar, stored_bytes
 
 log = logging.getLogger("registry_index")
 
@@ -34,8 +36,19 @@ class ProjectRepository:
         cache_size: int = 256 * 1024**2,
     ) -> None:
         self.storage = storage
+        # A big project's sidecar names segments of its files; they are read and written here.
+        self.segments = SegmentStore(storage, budget=cache_size // 4)
         self.sidecars: CachedObjects[Project] = CachedObjects(
-            storage, from_json, to_json, freshness, stale_if_error, name="sidecars", budget=cache_size
+            storage,
+            decode_sidecar,
+            encode_sidecar,
+            freshness,
+            stale_if_error,
+            name="sidecars",
+            budget=cache_size,
+            resolve=self.segments.resolve,
+            prepare=self.segments.prepare,
+            weigh=stored_bytes,
         )
         self.listeners: list[Callable[[str, Project | None], None]] = []
         self.feed = ChangeFeed(storage)
@@ -72,7 +85,7 @@ class ProjectRepository:
             blob = await self.storage.get(keys.sidecar(normalized))
         except ObjectNotFound:
             return None, None
-        return from_json(blob.data), blob.etag
+        return await self.segments.resolve(decode_sidecar(blob.data)), blob.etag
 
     async def names(self) -> AsyncIterator[str]:
         """Every project with a sidecar, listed or not (the store's order)."""
@@ -108,6 +121,7 @@ class ProjectRepository:
     async def delete_project(self, normalized: str) -> None:
         await self.storage.delete(keys.sidecar(normalized))
         self.sidecars.forget(keys.sidecar(normalized))
+        await self.segments.delete_all(normalized)
         self._notify(normalized, None)
         await self.record(Change(0, normalized, "delete"), supersede=True)
 

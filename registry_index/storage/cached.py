@@ -51,13 +51,23 @@ class CachedObjects(Generic[T]):
         stale_if_error: float = 0.0,
         name: str = "objects",
         budget: int = DEFAULT_BUDGET,
+        *,
+        resolve: Callable[[T], Awaitable[T]] | None = None,
+        prepare: Callable[[T], Awaitable[T]] | None = None,
+        weigh: Callable[[T], int] | None = None,
     ) -> None:
+        """``resolve`` completes a value decoded from the stored bytes (reading what it
+        names); ``prepare`` runs before a new value is encoded (writing what it will name);
+        ``weigh`` adds what a value costs the budget beyond its stored bytes."""
         self.storage = storage
         self.name = name  # the cache's label in /metrics
         self.budget = budget  # bytes of stored objects kept; least recently used go first
         self.stale_if_error = stale_if_error
         self._decode = decode
         self._encode = encode
+        self._resolve = resolve
+        self._prepare = prepare
+        self._weigh = weigh
         self.freshness = freshness
         self._cache: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._weight = 0
@@ -127,8 +137,13 @@ class CachedObjects(Generic[T]):
             return None, None
         metrics.cache(self.name, "miss")
         value = self._decode(blob.data)
-        self._keep(key, _Entry(value, blob.etag, now, len(blob.data) + 64))
+        if self._resolve is not None:
+            value = await self._resolve(value)
+        self._keep(key, _Entry(value, blob.etag, now, self._weight_of(value, len(blob.data))))
         return value, blob.etag
+
+    def _weight_of(self, value: T, stored: int) -> int:
+        return stored + 64 + (self._weigh(value) if self._weigh is not None else 0)
 
     async def read_fresh(self, key: str) -> tuple[T | None, str | None]:
         entry = self._cache.get(key)
@@ -167,6 +182,8 @@ class CachedObjects(Generic[T]):
                     continue
                 assert current is not None and etag is not None
                 return current, etag
+            if self._prepare is not None:
+                new = await self._prepare(new)
             encoded = self._encode(new)
             try:
                 if etag is None:
@@ -181,7 +198,7 @@ class CachedObjects(Generic[T]):
                 await asyncio.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, MAX_BACKOFF)
                 continue
-            self._keep(key, _Entry(new, new_etag, time.monotonic(), len(encoded) + 64))
+            self._keep(key, _Entry(new, new_etag, time.monotonic(), self._weight_of(new, len(encoded))))
             return new, new_etag
 
     def forget(self, key: str) -> None:
