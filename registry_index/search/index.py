@@ -9,6 +9,8 @@ one store read when nothing changed, whatever the size of the index.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import gc
 import logging
 from typing import Protocol
 
@@ -16,11 +18,10 @@ from ..domain.model import Project, SidecarError
 from ..domain.repository import ProjectRepository
 from ..names import normalize
 from ..storage import Storage
-from .rank import Query, SearchDoc, document, search, words_of
+from .rank import Query, SearchDoc, doc_words, document, passes, words_of
 
 log = logging.getLogger("registry_index")
 
-YIELD_EVERY = 1000
 LOAD_BATCH = 256  # sidecars read at once by a refresh (16 at a time within a batch)
 REFRESH_BUDGET = 20
 
@@ -45,11 +46,17 @@ class MemorySearchIndex:
     def __init__(self, source: ProjectRepository | Storage, concurrency: int = 16) -> None:
         self._repo = source if isinstance(source, ProjectRepository) else ProjectRepository(source)
         self._docs: dict[str, SearchDoc] = {}
-        self._etags: dict[str, str] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self._dirty: set[str] = set()
-        self._by_word: dict[str, set[str]] = {}  # word → the projects that have it
-        self._sizes: dict[str, tuple[int, int]] = {}  # files and bytes per project, for /metrics
+        # word → the project that has it, or the set of them: most words of names are in one
+        # project only, and a set per such word was most of the index's memory at 700k.
+        self._by_word: dict[str, str | set[str]] = {}
+        # Every document's name in order (None: to be sorted again, after the first refresh).
+        # Ranks come out of it already sorted, so a query sorts nothing.
+        self._names: list[str] | None = []
+        # Files and bytes of projects with no document (quarantined, or no release), for
+        # /metrics; a document carries its project's own.
+        self._sizes: dict[str, tuple[int, int]] = {}
         self.files = 0
         self.bytes = 0
         self._repo.feed.listeners.append(lambda change: self._dirty.add(change.project))
@@ -59,37 +66,69 @@ class MemorySearchIndex:
         return len(self._docs)
 
     def update(self, project: Project) -> None:
-        self._size(project.normalized, (len(project.files), sum(f.size for f in project.files)))
+        normalized = project.normalized
         doc = document(project)
-        self._unindex(project.normalized)
-        if doc is not None:
-            self._docs[project.normalized] = doc
-            for word in doc.words:
-                self._by_word.setdefault(word, set()).add(doc.normalized)
-
-    def _unindex(self, normalized: str) -> None:
-        old = self._docs.pop(normalized, None)
-        if old is not None:
-            for word in old.words:
-                names = self._by_word.get(word)
-                if names is not None:
-                    names.discard(normalized)
-                    if not names:
-                        del self._by_word[word]
-
-    def _size(self, normalized: str, size: tuple[int, int]) -> None:
+        self._unindex(normalized, keep_name=doc is not None)
         old = self._sizes.pop(normalized, (0, 0))
-        if size != (0, 0):
-            self._sizes[normalized] = size
-        self.files += size[0] - old[0]
-        self.bytes += size[1] - old[1]
+        self.files -= old[0]
+        self.bytes -= old[1]
+        if doc is None:
+            size = (len(project.files), sum(f.size for f in project.files))
+            if size != (0, 0):
+                self._sizes[normalized] = size
+            self.files += size[0]
+            self.bytes += size[1]
+            return
+        self.files += doc.files
+        self.bytes += doc.bytes
+        if normalized not in self._docs and self._names is not None:
+            at = bisect.bisect_left(self._names, normalized)
+            if at == len(self._names) or self._names[at] != normalized:
+                self._names.insert(at, normalized)
+        self._docs[normalized] = doc
+        by_word = self._by_word
+        for word in doc_words(doc):
+            held = by_word.get(word)
+            if held is None:
+                by_word[word] = normalized
+            elif isinstance(held, str):
+                if held != normalized:
+                    by_word[word] = {held, normalized}
+            else:
+                held.add(normalized)
+
+    def _unindex(self, normalized: str, *, keep_name: bool = False) -> None:
+        old = self._docs.get(normalized)
+        if old is None:
+            return
+        if not keep_name:
+            del self._docs[normalized]
+            if self._names is not None:
+                at = bisect.bisect_left(self._names, normalized)
+                if at < len(self._names) and self._names[at] == normalized:
+                    del self._names[at]
+        self.files -= old.files
+        self.bytes -= old.bytes
+        by_word = self._by_word
+        for word in doc_words(old):
+            held = by_word.get(word)
+            if held is None:
+                continue
+            if isinstance(held, str):
+                if held == normalized:
+                    del by_word[word]
+                continue
+            held.discard(normalized)
+            if len(held) == 1:
+                by_word[word] = next(iter(held))
 
     def remove(self, normalized: str) -> None:
-        self._size(normalized, (0, 0))
+        old = self._sizes.pop(normalized, (0, 0))
+        self.files -= old[0]
+        self.bytes -= old[1]
         self._unindex(normalized)
-        self._etags.pop(normalized, None)
 
-    async def _load(self, normalized: str, etag: str) -> None:
+    async def _load(self, normalized: str) -> None:
         async with self._limit:
             try:
                 project, _ = await self._repo.load(normalized)
@@ -100,7 +139,6 @@ class MemorySearchIndex:
             self.remove(normalized)
             return
         self.update(project)
-        self._etags[normalized] = etag
 
     async def refresh(self) -> None:
         await self._repo.root.ready()  # the feed's starting point, before the first listing
@@ -110,45 +148,71 @@ class MemorySearchIndex:
             return
         await self._repo.feed.catch_up()
         dirty, self._dirty = self._dirty, set()
-        await self._load_all([(n, "") for n in dirty])
+        await self._load_all(list(dirty))
 
     async def _full(self) -> None:
+        """The first refresh: every sidecar, read in batches as the listing goes."""
+        self._names = None  # sorted once at the end, not kept in order 700,000 times
         seen: set[str] = set()
-        changed: list[tuple[str, str]] = []
-        async for normalized, etag in self._repo.sidecar_etags():
-            seen.add(normalized)
-            if self._etags.get(normalized) != etag:
-                changed.append((normalized, etag))
-            if len(seen) % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a listing can be 100,000 keys: let requests through
-        await self._load_all(changed)
+        batch: list[str] = []
+        try:
+            async for normalized in self._repo.names():
+                seen.add(normalized)
+                batch.append(normalized)
+                if len(batch) >= LOAD_BATCH:
+                    await self._load_all(batch)
+                    batch = []
+            await self._load_all(batch)
+        finally:
+            self._names = sorted(self._docs)
         for gone in self._docs.keys() - seen:
             self.remove(gone)
         self.ready = True
 
-    async def _load_all(self, wanted: list[tuple[str, str]]) -> None:
+    async def _load_all(self, wanted: list[str]) -> None:
         # A batch at a time: one task per project of 700,000 at once took 1.4 GB and kept
         # the event loop from answering anything else until all of them were scheduled.
         for start in range(0, len(wanted), LOAD_BATCH):
-            batch = wanted[start : start + LOAD_BATCH]
-            await asyncio.gather(*(self._load(n, etag) for n, etag in batch))
+            await asyncio.gather(*(self._load(n) for n in wanted[start : start + LOAD_BATCH]))
+            # What the index keeps lives as long as the process: out of the cyclic
+            # collector's sight. Each full collection otherwise walked every document again,
+            # and the first refresh at 700,000 projects slowed to a crawl as the heap grew.
+            # (Objects freed by reference counting are freed as before.)
+            gc.freeze()
+
+    def _posting(self, word: str) -> set[str]:
+        held = self._by_word.get(word)
+        if held is None:
+            return set()
+        return {held} if isinstance(held, str) else held
 
     def search(self, query: Query) -> list[SearchDoc]:
-        """Ranked results, scoring only the documents that can match.
+        """Ranked results, found without scoring documents one by one.
 
-        A result either has the query's normalized form in its name (ranks 0-2: a scan of
-        the names alone) or every query word among its words (rank 3: the intersection of
-        the words' posting sets); only those are scored. At 700,000 projects that is tens
-        of milliseconds, where scoring every document took most of a second.
+        The ranks of ``rank.search``: the exact name, names starting with the query, names
+        containing it (one scan of the sorted names, which gives both in order), then the
+        projects holding every query word (the intersection of the words' posting sets, in
+        name order). Filters, when asked for, are checked on those alone.
         """
+        docs = self._docs
+        names = self._names if self._names is not None else sorted(docs)
         q = query.q.strip()
         if not q:
-            return search(self._docs.values(), query)  # filters alone: every document
-        norm = normalize(q)
-        candidates = {n for n in self._docs if norm in n} if norm else set()
-        terms = words_of(q)
-        if terms:
-            postings = sorted((self._by_word.get(t, set()) for t in terms), key=len)
-            candidates |= set.intersection(*postings) if postings[0] else set()
-        docs = self._docs
-        return search((docs[n] for n in candidates), query)
+            ordered: list[str] = names  # filters alone: every document, by name
+        else:
+            norm = normalize(q)
+            exact: list[str] = [norm] if norm in docs else []
+            hits = [n for n in names if norm in n] if norm else []
+            prefix = [n for n in hits if n.startswith(norm) and n != norm]
+            inner = [n for n in hits if not n.startswith(norm)]
+            ordered = exact + prefix + inner
+            terms = words_of(q)
+            if terms:
+                postings = sorted((self._posting(t) for t in terms), key=len)
+                found = postings[0].intersection(*postings[1:]) if postings[0] else set()
+                found.difference_update(hits)
+                # Few: sort them; many: the sorted names in one pass, cheaper than sorting.
+                ordered += sorted(found) if len(found) * 8 < len(names) else [n for n in names if n in found]
+        if not (query.keyword or query.classifier or query.author or query.requires_python):
+            return [docs[n] for n in ordered]
+        return [doc for n in ordered if passes(doc := docs[n], query)]

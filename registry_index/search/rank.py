@@ -32,9 +32,17 @@ class SearchDoc:
     author: str
     requires_python: str | None
     updated: str
-    # Lower-cased text, computed once per document so a query is a scan of plain strings.
-    words: frozenset[str] = frozenset()
-    people: str = ""
+    files: int = 0  # and bytes: the project's size, for /metrics' index gauges
+    bytes: int = 0
+
+
+def doc_words(doc: SearchDoc) -> set[str]:
+    """The words rank 3 matches: of the name, the summary and the keywords, lower-cased.
+
+    Not kept on the document: at 700,000 projects a frozenset per document was a third of
+    the index's memory. The index keeps them once, in its posting lists.
+    """
+    return set(_WORD.findall(" ".join([doc.name, doc.summary, *doc.keywords]).lower()))
 
 
 def document(project: Project) -> SearchDoc | None:
@@ -50,10 +58,10 @@ def document(project: Project) -> SearchDoc | None:
     author = " ".join(
         str(meta.get(f, "")) for f in ("author", "author_email", "maintainer", "maintainer_email")
     )
-    text = " ".join([project.name, release.summary, *keywords]).lower()
     return SearchDoc(
         normalized=project.normalized,
-        name=project.name,
+        # The same string object when the spellings agree: one string fewer per project.
+        name=project.normalized if project.name == project.normalized else project.name,
         version=release.version,
         summary=release.summary,
         keywords=keywords,
@@ -61,8 +69,8 @@ def document(project: Project) -> SearchDoc | None:
         author=author.strip(),
         requires_python=release.requires_python,
         updated=max((f.upload_time for f in project.files), default=""),
-        words=frozenset(_WORD.findall(text)),
-        people=author.lower(),
+        files=len(project.files),
+        bytes=sum(f.size for f in project.files),
     )
 
 
@@ -84,12 +92,13 @@ def _admits(spec: str | None, python: Version) -> bool:
         return True
 
 
-def _passes(doc: SearchDoc, query: Query) -> bool:
+def passes(doc: SearchDoc, query: Query) -> bool:
+    """Whether a document passes the query's filters."""
     if query.keyword and query.keyword.lower() not in (k.lower() for k in doc.keywords):
         return False
     if query.classifier and not any(c.startswith(query.classifier) for c in doc.classifiers):
         return False
-    if query.author and query.author.lower() not in doc.people:
+    if query.author and query.author.lower() not in doc.author.lower():
         return False
     return query.requires_python is None or _admits(doc.requires_python, query.requires_python)
 
@@ -104,7 +113,7 @@ def _score(doc: SearchDoc, q: str, norm: str, terms: list[str]) -> tuple[int, in
     if norm in doc.normalized:
         return (2, 0)
     # Every word of the query must appear in the name, summary or keywords.
-    if terms and all(t in doc.words for t in terms):
+    if terms and doc_words(doc).issuperset(terms):
         return (3, 0)
     return None
 
@@ -121,7 +130,7 @@ def search(docs: Iterable[SearchDoc], query: Query) -> list[SearchDoc]:
     scored = []
     for doc in docs:
         score = _score(doc, q, norm, terms)
-        if score is not None and _passes(doc, query):
+        if score is not None and passes(doc, query):
             scored.append((score, doc.normalized, doc))
     scored.sort(key=lambda item: (item[0], item[1]))
     return [doc for _, _, doc in scored]

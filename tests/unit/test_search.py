@@ -172,3 +172,44 @@ def test_the_indexed_search_finds_what_scoring_every_document_finds() -> None:
         ], q
     assert projects[0].normalized not in {d.normalized for d in index.search(Query(q=projects[0].name))}
     assert [d.normalized for d in index.search(Query(q="renamed entirely"))] == [projects[1].normalized]
+
+
+def test_filters_and_sizes_follow_updates_and_removals() -> None:
+    index = MemorySearchIndex(MemoryStorage())
+    a = project("alpha-client", "talks http", author="Ann", requires_python=">=3.12")
+    b = project("beta", "an http client", author="Bob")
+    for p in (a, b):
+        index.update(p)
+    everything = [d.normalized for d in search(list(index._docs.values()), Query(q="client"))]
+    assert [d.normalized for d in index.search(Query(q="client"))] == everything == ["alpha-client", "beta"]
+    assert [d.normalized for d in index.search(Query(q="http", author="bob"))] == ["beta"]
+    assert [d.normalized for d in index.search(Query(requires_python=Version("3.11")))] == ["beta"]
+    assert index.files == 2 and index.bytes == sum(f.size for p in (a, b) for f in p.files)
+    index.update(Project(a.name, a.normalized, "x", status="quarantined", releases=a.releases, files=a.files))
+    assert [d.normalized for d in index.search(Query(q="client"))] == ["beta"]
+    assert index.files == 2  # a quarantined project's files still count in /metrics
+    index.remove("alpha-client")
+    index.remove("beta")
+    assert index.search(Query(q="http")) == [] and index.files == 0 and index.bytes == 0
+    assert index._by_word == {}  # nothing left behind in the postings
+    index.update(b)
+    assert [d.normalized for d in index.search(Query(q="an http"))] == ["beta"]
+
+
+def test_the_index_keeps_a_few_hundred_bytes_per_project() -> None:
+    # What keeps a 700,000-project instance under 1 GiB: no word set per document, and a
+    # posting held as a plain string while one project has the word.
+    import tracemalloc
+
+    projects = [project(f"pkg{n:06d}-client", f"pkg{n:06d} does things", version="1.0") for n in range(5000)]
+    index = MemorySearchIndex(MemoryStorage())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for p in projects:
+            index.update(p)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    per_project = sum(s.size_diff for s in after.compare_to(before, "filename")) / len(projects)
+    assert per_project < 700, per_project
