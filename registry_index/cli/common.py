@@ -12,8 +12,10 @@ import asyncio
 import getpass
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from types import TracebackType
 from typing import TextIO, TypeAlias
 
 from ..app import registry_from_settings
@@ -103,3 +105,76 @@ def progress(done: int, total: int, label: str, stream: TextIO = sys.stderr) -> 
     end = "\n" if done == total else ""
     stream.write(f"\r[{bar}] {done}/{total} {label[:50]:<50}{end}")
     stream.flush()
+
+
+class ProgressLine:
+    """A progress line on stderr for a long walk: counts, percentage and rate.
+
+    Called as ``progress(done, total, label)``. A walk of the store cannot know its length
+    without a second walk, so ``total`` may be None (or smaller than ``done``, when it was an
+    estimate such as the root index's project count): the line then shows a running count.
+    Redraws are at most one per ``interval`` seconds, so 10 million calls cost a few
+    thousand writes; the last state is always drawn by ``close`` (or leaving the ``with``).
+    """
+
+    def __init__(
+        self,
+        unit: str,
+        *,
+        interval: float = 0.1,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.unit = unit
+        self._interval = interval
+        self._stream = stream
+        self._clock = clock
+        self._start = clock()
+        self._drawn_at = -float("inf")
+        self._pending: tuple[int, int | None, str] | None = None
+        self._open = False  # a line drawn without its newline yet
+
+    def __call__(self, done: int, total: int | None, label: str) -> None:
+        now = self._clock()
+        finished = total is not None and done == total
+        if not finished and now - self._drawn_at < self._interval:
+            self._pending = (done, total, label)
+            return
+        self._draw(done, total, label, now, finished)
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._draw(*self._pending, self._clock(), True)
+        elif self._open:
+            self._write("\n")
+            self._open = False
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def line(self, done: int, total: int | None, label: str, now: float) -> str:
+        elapsed = now - self._start
+        rate = f"{done / elapsed:.1f}" if elapsed > 0 else "-"
+        if total is not None and total > 0 and done <= total:
+            width = 30
+            bar = "#" * (width * done // total) + "-" * (width - width * done // total)
+            counts = f"[{bar}] {done}/{total} {100 * done // total:3d}%"
+        else:
+            counts = f"{done} {self.unit}"
+        return f"{counts} {rate} {self.unit}/s {label[:50]:<50}"
+
+    def _draw(self, done: int, total: int | None, label: str, now: float, finished: bool) -> None:
+        self._write("\r" + self.line(done, total, label, now) + ("\n" if finished else ""))
+        self._open = not finished
+        self._pending = None
+        self._drawn_at = now
+
+    def _write(self, text: str) -> None:
+        stream = self._stream or sys.stderr  # looked up late: tests capture sys.stderr
+        stream.write(text)
+        stream.flush()

@@ -6,7 +6,7 @@ import argparse
 
 from ..fsck import fsck
 from ..registry import Registry
-from .common import Subparsers, admin, progress
+from .common import ProgressLine, Subparsers, admin
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -23,17 +23,19 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 async def _fsck(registry: Registry, args: argparse.Namespace) -> int:
-    report = await fsck(
-        registry.storage,
-        repair=args.repair,
-        verify_hashes=not args.no_hashes,
-        min_orphan_age=args.min_orphan_age,
-        progress=progress,
-    )
+    with ProgressLine("projects") as progress:
+        report = await fsck(
+            registry.storage,
+            repair=args.repair,
+            verify_hashes=not args.no_hashes,
+            min_orphan_age=args.min_orphan_age,
+            progress=progress,
+        )
+    removed = set(report.removed)  # a lookup per orphan: a list would make this quadratic
     for problem in report.problems:
         print(f"PROBLEM {problem}")
     for orphan in report.orphans:
-        state = "removed" if orphan in report.removed else "kept (young, or no --repair)"
+        state = "removed" if orphan in removed else "kept (young, or no --repair)"
         print(f"ORPHAN  {orphan} {state}")
     print(
         f"checked {report.checked_files} files: {len(report.problems)} problems, "

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..registry import Registry
 from ..security.osv import AdvisoryError
 from ..security.scan import LEVELS, gates
-from .common import Subparsers, admin, progress
+from .common import ProgressLine, Subparsers, admin
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -42,7 +42,8 @@ async def advisories_status(registry: Registry, args: argparse.Namespace) -> int
 
 async def advisories_import(registry: Registry, args: argparse.Namespace) -> int:
     try:
-        report = await registry.security.import_advisories(Path(args.path), progress)
+        with ProgressLine("records") as progress:
+            report = await registry.security.import_advisories(Path(args.path), progress)
     except AdvisoryError as exc:
         print(f"error: {exc}")
         return 1
@@ -59,7 +60,8 @@ async def advisories_import(registry: Registry, args: argparse.Namespace) -> int
 
 
 async def scan_command(registry: Registry, args: argparse.Namespace) -> int:
-    report = await registry.security.scan(args.projects or (), progress)
+    with ProgressLine("projects") as progress:
+        report = await registry.security.scan(args.projects or (), progress)
     failing = [f for f in report.findings if gates(f, args.fail_on)]
     if args.format == "json":
         print(json.dumps(report.to_dict() | {"failing": len(failing), "fail_on": args.fail_on}, indent=2))

@@ -31,18 +31,37 @@ def set_key(digest: str) -> str:
     return f"advisories/sets/{digest}.json"
 
 
-def _sources(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every .yaml/.yml/.json record in a folder or a zip."""
-    suffixes = (".yaml", ".yml", ".json")
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _record_files(path: Path) -> list[Path]:
+    return sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in _SUFFIXES)
+
+
+def _record_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    members = (i for i in zf.infolist() if not i.is_dir() and i.filename.endswith(_SUFFIXES))
+    return sorted(members, key=lambda i: i.filename)
+
+
+def _count(path: Path) -> int:
+    """How many records ``_sources`` will yield, from names alone (the progress total)."""
     if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and file.suffix in suffixes:
-                yield str(file.relative_to(path)), file.read_bytes()
+        return len(_record_files(path))
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            return len(_record_members(zf))
+    raise AdvisoryError(f"{path} is neither a folder nor a zip of OSV records")
+
+
+def _sources(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every .yaml/.yml/.json record in a folder or a zip, one read at a time."""
+    if path.is_dir():
+        for file in _record_files(path):
+            yield str(file.relative_to(path)), file.read_bytes()
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
-            for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if not info.is_dir() and info.filename.endswith(suffixes):
-                    yield info.filename, zf.read(info)
+            for info in _record_members(zf):
+                yield info.filename, zf.read(info)
     else:
         raise AdvisoryError(f"{path} is neither a folder nor a zip of OSV records")
 
@@ -67,11 +86,15 @@ class ImportReport:
 
 
 def read_records(path: Path, progress: Progress | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Valid records by id, and the files skipped with their reason."""
-    files = list(_sources(path))
+    """Valid records by id, and the files skipped with their reason.
+
+    The files are read one at a time (not all their bytes first); the records are kept, as
+    the set is stored as one object.
+    """
+    total = _count(path)
     records: dict[str, Any] = {}
     skipped: list[str] = []
-    for n, (name, data) in enumerate(files, 1):
+    for n, (name, data) in enumerate(_sources(path), 1):
         try:
             doc = _decode(name, data)
             advisory = parse(doc, name)
@@ -81,7 +104,7 @@ def read_records(path: Path, progress: Progress | None = None) -> tuple[dict[str
         except AdvisoryError as exc:
             skipped.append(str(exc))
         if progress:
-            progress(n, len(files), name)
+            progress(n, total, name)
     return records, skipped
 
 

@@ -3,7 +3,7 @@ requirements the index can only meet with affected versions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -47,14 +47,21 @@ def gates(finding: Finding, fail_on: str) -> bool:
     return SEVERITIES.index(finding.severity) >= SEVERITIES.index(fail_on)
 
 
+Lookup = Callable[[str], Awaitable[Project | None]]
+
+
 async def scan(
-    projects: list[Project],
+    projects: AsyncIterable[Project],
     db: AdvisoryDB,
-    all_projects: Callable[[str], Project | None],
+    lookup: Lookup,
     progress: Callable[[int, int, str], None] | None = None,
+    total: int = 0,
 ) -> ScanReport:
+    """Each project as it comes (one held at a time); ``lookup`` finds a requirement's
+    project by normalized name, and ``total`` is how many projects to expect."""
     report = ScanReport()
-    for n, project in enumerate(projects, 1):
+    n = 0
+    async for project in projects:
         for release in project.releases.values():
             report.scanned_versions += 1
             for advisory in await db.matching(project.normalized, release.version):
@@ -70,16 +77,15 @@ async def scan(
                     )
                 )
             for text in release.metadata.get("requires_dist", []):
-                report.findings += await _dependency_findings(
-                    project, release.version, text, db, all_projects
-                )
+                report.findings += await _dependency_findings(project, release.version, text, db, lookup)
+        n += 1
         if progress:
-            progress(n, len(projects), project.normalized)
+            progress(n, total, project.normalized)
     return report
 
 
 async def _dependency_findings(
-    project: Project, version: str, text: str, db: AdvisoryDB, lookup: Callable[[str], Project | None]
+    project: Project, version: str, text: str, db: AdvisoryDB, lookup: Lookup
 ) -> list[Finding]:
     try:
         req = Requirement(text)
@@ -87,7 +93,7 @@ async def _dependency_findings(
         return []
     if req.marker is not None and "extra" in str(req.marker):
         return []  # optional: only installed on request
-    target = lookup(normalize(req.name))
+    target = await lookup(normalize(req.name))
     if target is None:
         return []
     candidates = []
