@@ -22,6 +22,7 @@ from .schemes import local_path
 
 _CHUNK = 256 * 1024
 _INTERNAL = (".tmp", ".locks")
+_LIST_BATCH = 1000  # keys listed per worker-thread hop
 
 
 def _etag(st: os.stat_result) -> str:
@@ -205,29 +206,57 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await to_thread.run_sync(self._delete_sync, key)
 
-    def _list_sync(self, prefix: str) -> list[ObjectInfo]:
-        out: list[ObjectInfo] = []
+    def _walk(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Keys under ``prefix`` in ascending order, one directory listing held per level.
+
+        Each directory's entries are sorted by the key text they lead to (a file by its name,
+        a folder by its name and "/"), which is the order of the full keys: so the walk needs
+        no global sort, and 10 million files are never in memory at once (the widest folder
+        is, ``files/`` at one entry per project).
+        """
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self.root / base if base else self.root
-        for dirpath, dirnames, filenames in os.walk(start):
-            if Path(dirpath) == self.root:
-                dirnames[:] = [d for d in dirnames if d not in _INTERNAL]
-            rel_dir = os.path.relpath(dirpath, self.root)
-            for name in filenames:
-                key = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+        rel = base + "/" if base else ""
+
+        def wanted(key_prefix: str) -> bool:  # could anything under this folder match?
+            return key_prefix.startswith(prefix) or prefix.startswith(key_prefix)
+
+        def walk(folder: Path, rel: str) -> Iterator[ObjectInfo]:
+            try:
+                with os.scandir(folder) as it:
+                    entries = [
+                        (e.name + "/" if e.is_dir(follow_symlinks=False) else e.name, e.name) for e in it
+                    ]
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            entries.sort()
+            for sort_key, name in entries:
+                if not rel and name in _INTERNAL:
+                    continue
+                if sort_key.endswith("/"):
+                    if wanted(rel + sort_key):
+                        yield from walk(folder / name, rel + sort_key)
+                    continue
+                key = rel + name
                 if not key.startswith(prefix):
                     continue
                 try:
-                    st = os.stat(os.path.join(dirpath, name))
+                    st = os.stat(folder / name)
                 except FileNotFoundError:
                     continue
-                out.append(ObjectInfo(key, st.st_size, _etag(st), st.st_mtime))
-        out.sort(key=lambda o: o.key)
-        return out
+                yield ObjectInfo(key, st.st_size, _etag(st), st.st_mtime)
+
+        return walk(start, rel)
 
     async def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
-        for info in await to_thread.run_sync(self._list_sync, prefix):
-            yield info
+        walk = self._walk(prefix)
+
+        def batch() -> list[ObjectInfo]:
+            return [info for _, info in zip(range(_LIST_BATCH), walk, strict=False)]
+
+        while chunk := await to_thread.run_sync(batch):
+            for info in chunk:
+                yield info
 
     async def close(self) -> None:
         return None
