@@ -274,7 +274,7 @@ class RootSegments(Protocol):
 class ProjectIndex:
     """The root listing: normalized name → display name, for projects that may be listed."""
 
-    projects: dict[str, str] = field(default_factory=dict)
+    projects: Mapping[str, str] = field(default_factory=dict)  # a view over the root index's shards
     hidden: frozenset[str] = frozenset()  # quarantined projects stay out of /simple/
     serial: int = 0  # the change-feed serial of the last change to the listing
     # The same listing in shards, each with a version, so /simple/ is rebuilt shard by shard.
@@ -309,7 +309,7 @@ class ProjectIndex:
         return ProjectIndex(projects, self.hidden - {normalized})
 
     def to_json(self) -> bytes:
-        doc = {"schema": SCHEMA, "projects": self.projects, "hidden": sorted(self.hidden)}
+        doc = {"schema": SCHEMA, "projects": dict(self.projects), "hidden": sorted(self.hidden)}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod

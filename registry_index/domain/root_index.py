@@ -28,7 +28,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from ..storage import ObjectConflict, ObjectNotFound, Storage
@@ -75,9 +75,44 @@ def shard_from_json(data: bytes) -> dict[str, Entry]:
     doc = json.loads(data)
     if doc.get("schema") != 1:
         raise ValueError(f"root index shard schema {doc.get('schema')!r} is not supported")
+    # A display name spelled like the normalized one shares its string: at 700,000
+    # projects a second copy of each was tens of megabytes.
     return {
-        k: Entry(str(v[0]), bool(v[1]), bool(v[2]), str(v[3]), int(v[4])) for k, v in doc["projects"].items()
+        k: Entry(k if v[0] == k else str(v[0]), bool(v[1]), bool(v[2]), str(v[3]), int(v[4]))
+        for k, v in doc["projects"].items()
     }
+
+
+class Listed(Mapping[str, str]):
+    """normalized → display name of the listed projects (hidden ones too), read from the
+    shards themselves: a separate dict of 700,000 names cost as much again."""
+
+    __slots__ = ("_shards", "count")
+
+    def __init__(self, shards: list[dict[str, Entry]]) -> None:
+        self._shards = shards
+        self.count = 0  # kept by RootIndex._put
+
+    def __getitem__(self, normalized: str) -> str:
+        entry = self._shards[shard_of(normalized)].get(normalized)
+        if entry is None or not entry.listed:
+            raise KeyError(normalized)
+        return entry.name
+
+    def __contains__(self, normalized: object) -> bool:
+        if not isinstance(normalized, str):
+            return False
+        entry = self._shards[shard_of(normalized)].get(normalized)
+        return entry is not None and entry.listed
+
+    def __iter__(self) -> Iterator[str]:
+        for shard in self._shards:
+            for normalized, entry in shard.items():
+                if entry.listed:
+                    yield normalized
+
+    def __len__(self) -> int:
+        return self.count
 
 
 def pointer_to_json(serial: int, shard_keys: list[str]) -> bytes:
@@ -100,7 +135,7 @@ class RootIndex:
         self._freshness = freshness
         self._clock = clock
         self._shards: list[dict[str, Entry]] = [{} for _ in range(SHARDS)]
-        self._projects: dict[str, str] = {}  # listed: normalized → display name (hidden ones too)
+        self._projects = Listed(self._shards)  # listed: normalized → display name (hidden ones too)
         self._hidden: set[str] = set()
         self._touched = [0] * SHARDS  # the last serial that changed each shard
         self._shown = [0] * SHARDS  # the last serial that changed what each shard shows
@@ -202,16 +237,18 @@ class RootIndex:
         self._put(shard, change.project, entry, change.serial)
 
     def _put(self, shard: int, name: str, entry: Entry, serial: int) -> None:
+        held = self._shards[shard].get(name)
         self._shards[shard][name] = entry
         self._touched[shard] = serial
-        shown = self._projects.get(name)
+        shown = held.name if held is not None and held.listed else None
         if entry.listed:
+            if shown is None:
+                self._projects.count += 1
             if shown != entry.name or (name in self._hidden) != entry.hidden:
-                self._projects[name] = entry.name
                 (self._hidden.add if entry.hidden else self._hidden.discard)(name)
                 self._changed = self._shown[shard] = serial
         elif shown is not None:
-            del self._projects[name]
+            self._projects.count -= 1
             self._hidden.discard(name)
             self._changed = self._shown[shard] = serial
 

@@ -8,6 +8,7 @@ ties by name. Filters combine (all must hold).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -62,12 +63,13 @@ def document(project: Project) -> SearchDoc | None:
         normalized=project.normalized,
         # The same string object when the spellings agree: one string fewer per project.
         name=project.normalized if project.name == project.normalized else project.name,
-        version=release.version,
+        # Versions and Python ranges repeat across projects ("0.1.0", ">=3.9"): one copy each.
+        version=sys.intern(release.version),
         summary=release.summary,
         keywords=keywords,
         classifiers=tuple(meta.get("classifiers", [])),
         author=author.strip(),
-        requires_python=release.requires_python,
+        requires_python=sys.intern(release.requires_python) if release.requires_python else None,
         updated=max((f.upload_time for f in project.files), default=""),
         files=len(project.files),
         bytes=sum(f.size for f in project.files),
