@@ -18,7 +18,7 @@ from ..domain.model import Project, SidecarError
 from ..domain.repository import ProjectRepository
 from ..names import normalize
 from ..storage import Storage
-from .rank import Query, SearchDoc, doc_words, document, passes, words_of
+from .rank import Query, SearchDoc, document, name_words, passes, text_words, words_of
 
 log = logging.getLogger("registry_index")
 
@@ -48,8 +48,10 @@ class MemorySearchIndex:
         self._docs: dict[str, SearchDoc] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self._dirty: set[str] = set()
-        # word → the project that has it, or the set of them: most words of names are in one
-        # project only, and a set per such word was most of the index's memory at 700k.
+        # word of a summary or keywords → the project that has it, or the set of them (most
+        # such words are in one project: a set for each was most of the memory at 700k).
+        # Words of names have none: the query's scan of the sorted names finds those, and
+        # a list for each (nearly every name has a word of its own) cost 80 MB at 700k.
         self._by_word: dict[str, str | set[str]] = {}
         # Every document's name in order (None: to be sorted again, after the first refresh).
         # Ranks come out of it already sorted, so a query sorts nothing.
@@ -87,7 +89,7 @@ class MemorySearchIndex:
                 self._names.insert(at, normalized)
         self._docs[normalized] = doc
         by_word = self._by_word
-        for word in doc_words(doc):
+        for word in text_words(doc):
             held = by_word.get(word)
             if held is None:
                 by_word[word] = normalized
@@ -110,7 +112,7 @@ class MemorySearchIndex:
         self.files -= old.files
         self.bytes -= old.bytes
         by_word = self._by_word
-        for word in doc_words(old):
+        for word in text_words(old):
             held = by_word.get(word)
             if held is None:
                 continue
@@ -186,6 +188,23 @@ class MemorySearchIndex:
             return set()
         return {held} if isinstance(held, str) else held
 
+    def _with_words(self, terms: list[str], names: list[str], hits: list[str] | None, norm: str) -> set[str]:
+        """The projects with every term among the words of their name, summary or keywords.
+
+        ``hits`` (names containing ``norm``) stands in for the scan of all names when a term
+        is the query itself: a name has the word only if it contains the text.
+        """
+        found: set[str] | None = None
+        for term in sorted(set(terms), key=lambda t: len(self._posting(t))):
+            posting = self._posting(term)
+            pool = hits if hits is not None and term == norm else names
+            named = [n for n in pool if term in n and term in name_words(n)]
+            having = (posting | set(named)) if named else posting
+            found = set(having) if found is None else found.intersection(having)
+            if not found:
+                return set()
+        return found if found is not None else set()
+
     def search(self, query: Query) -> list[SearchDoc]:
         """Ranked results, found without scoring documents one by one.
 
@@ -208,8 +227,7 @@ class MemorySearchIndex:
             ordered = exact + prefix + inner
             terms = words_of(q)
             if terms:
-                postings = sorted((self._posting(t) for t in terms), key=len)
-                found = postings[0].intersection(*postings[1:]) if postings[0] else set()
+                found = self._with_words(terms, names, hits if norm in terms else None, norm)
                 found.difference_update(hits)
                 # Few: sort them; many: the sorted names in one pass, cheaper than sorting.
                 ordered += sorted(found) if len(found) * 8 < len(names) else [n for n in names if n in found]

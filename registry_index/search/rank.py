@@ -41,9 +41,19 @@ def doc_words(doc: SearchDoc) -> set[str]:
     """The words rank 3 matches: of the name, the summary and the keywords, lower-cased.
 
     Not kept on the document: at 700,000 projects a frozenset per document was a third of
-    the index's memory. The index keeps them once, in its posting lists.
+    the index's memory.
     """
-    return set(_WORD.findall(" ".join([doc.name, doc.summary, *doc.keywords]).lower()))
+    return text_words(doc).union(name_words(doc.normalized))
+
+
+def text_words(doc: SearchDoc) -> set[str]:
+    """The words of the summary and keywords: what the index keeps posting lists for."""
+    return set(_WORD.findall(" ".join([doc.summary, *doc.keywords]).lower()))
+
+
+def name_words(normalized: str) -> list[str]:
+    """The words of a name: those of its normalized form, whose only separator is "-"."""
+    return normalized.split("-")
 
 
 def document(project: Project) -> SearchDoc | None:
