@@ -132,6 +132,11 @@ class LocalStorage:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
+            # The ETag is taken from the new file itself, before it is in place: a stat of
+            # the key afterwards could see another process's write and hand this writer that
+            # one's ETag (then its next compare-and-swap would pass against content it never
+            # read, and a reader holding that ETag would never see the change).
+            etag = _etag(os.stat(tmp))
             if create_only:
                 # link() refuses an existing name atomically, across processes.
                 try:
@@ -149,7 +154,7 @@ class LocalStorage:
                             raise ObjectConflict(key)
                     os.replace(tmp, dest)
                     tmp = ""
-            return _etag(dest.stat())
+            return etag
         finally:
             if tmp:
                 with contextlib.suppress(FileNotFoundError):
