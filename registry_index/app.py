@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from . import __version__
 from .api.audit import routes as audit_routes
@@ -35,7 +35,7 @@ from .encryption import open_store, startup_problem
 from .names import normalize
 from .registry import Registry
 from .security.policy import VulnPolicy
-from .server.access_log import AccessLog
+from .server.access_log import AccessLog, Prepared
 from .services.proxy import Proxy
 from .settings import Settings
 from .storage import Storage, StorageError
@@ -109,13 +109,20 @@ class RegistryApp(Starlette):
 
     def __init__(self, *args: Any, outer: Sequence[Middleware] = (), **kwargs: Any) -> None:
         self.outer = list(outer)
+        self._instant: Callable[[Scope], Prepared | None] | None = None
         super().__init__(*args, **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
         for cls, args, kwargs in reversed(self.outer):
             app = cls(app, *args, **kwargs)
+        self._instant = app.instant if isinstance(app, AccessLog) else None
         return app
+
+    def instant(self, scope: Scope) -> Prepared | None:
+        """A warm /simple/ answer the server may write itself, logged (``server/protocol.py``);
+        None until the stack is built (the lifespan's start) and for every other request."""
+        return self._instant(scope) if self._instant is not None else None
 
 
 def create_app(settings: Settings, *, registry: Registry | None = None) -> Starlette:

@@ -36,11 +36,20 @@ FLUSH_LINES = 512
 
 
 class Prepared(Protocol):
-    """A response ready to go: ``send`` writes it and says how many body bytes it sent."""
+    """A response ready to go: ``send`` writes it through ASGI and says how many body bytes
+    it sent; ``fields`` and ``body_chunks`` are the same response as bytes, for a server that
+    writes it itself (``server/protocol.py``; ``fields`` is None when it must not)."""
 
     status: int
 
+    @property
+    def size(self) -> int: ...
+
     async def send(self, scope: Scope, send: Send) -> int: ...
+
+    def fields(self) -> bytes | None: ...
+
+    def body_chunks(self) -> tuple[bytes, ...]: ...
 
 
 class AccessLog:
@@ -98,6 +107,18 @@ class AccessLog:
             await self.app(scope, receive, logged)
         finally:
             self._line(scope, status or 500, sent, started)
+
+    def instant(self, scope: Scope) -> Prepared | None:
+        """The prepared answer to ``scope``, logged as sent, for a server that writes it
+        itself without an ASGI cycle (``server/protocol.py``); None: call the app."""
+        if self._fast is None:
+            return None
+        started = self._clock()
+        ready = self._fast(scope)
+        if ready is None or ready.fields() is None:
+            return None
+        self._line(scope, ready.status, 0 if scope["method"] == "HEAD" else ready.size, started)
+        return ready
 
     def _line(self, scope: Scope, status: int, sent: int, started: float) -> None:
         now = self._clock()

@@ -12,12 +12,29 @@ goes out with it as one ``writelines``: on a warm project page that saved a seve
 time per request. A head is never held past the end of its response (HEAD and 304 answers
 have no body write): the protocol flushes it when uvicorn says the response is complete,
 and ``close`` flushes it too. ``100 Continue`` is never held: a client waits for it.
+
+And a warm /simple/ page is written here, without an ASGI cycle. For every request uvicorn
+builds a cycle object, starts a task that runs the app, and takes the response as two
+messages that it checks and encodes field by field; for a page already rendered in memory
+that was most of the cost of the request. So once a request's headers are parsed, the app's
+``instant(scope)`` is asked first (``RegistryApp.instant``: the access log's fast path,
+which logs the request). If it has the page, its prepared bytes go out in one write and the
+request is done. This happens only when nothing can make it wrong:
+- a keep-alive HTTP/1.1 GET or HEAD, without a query or escapes in its path, expecting no
+  ``100 Continue``, with no earlier response still pending on the connection;
+- no uvicorn concurrency limit is configured (its 503 decides first);
+- the connection's write buffer is nearly empty, so a client that pipelines without reading
+  gets no more than a page ahead (otherwise it waits its turn, as any request does).
+Anything else takes the ASGI path, which sends the same bytes
+(``tests/functional/test_simple_api.py`` compares the two). After such an answer one
+keep-alive timer per connection is armed, not one per request (``_idle_check``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 from .phrase import rewrite
 
@@ -50,6 +67,11 @@ class ReasonPhraseTransport(asyncio.Transport):
         if self._head is not None:
             head, self._head = self._head, None
             self._inner.write(head)
+
+    def write_whole(self, parts: Sequence[bytes]) -> None:
+        """Write a whole response (head and body) at once, after any held head."""
+        self.flush_head()
+        self._inner.writelines(parts)
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -98,19 +120,143 @@ class ReasonPhraseTransport(asyncio.Transport):
         return self._inner.get_protocol()
 
 
+INSTANT_BUFFER = 64 * 1024  # bytes already waiting to go out: beyond this, no instant answer
+
 try:  # what uvicorn's "auto" picks: httptools when installed, else h11
+    import httptools
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
-except ImportError:  # uvicorn without its [standard] extras
+
+    INSTANT = True
+except ImportError:  # uvicorn without its [standard] extras: no instant answers
     from uvicorn.protocols.http.h11_impl import H11Protocol as _Base  # type: ignore[assignment]
+
+    STATUS_LINE = {}
+    INSTANT = False
+
+
+class Instant(Protocol):
+    """What an app's ``instant(scope)`` returns: a response the server may write itself."""
+
+    status: int
+
+    def fields(self) -> bytes | None: ...
+
+    def body_chunks(self) -> tuple[bytes, ...]: ...
 
 
 class ReasonPhraseProtocol(_Base):
     """For ``uvicorn.run(http=ReasonPhraseProtocol)``; module-level, so workers can unpickle it."""
 
+    instant_answers = 0  # per process, for tests: requests answered without an ASGI cycle
+    _default_headers: list[tuple[bytes, bytes]] | None = None
+    _default_fields = b""
+    _answered = False  # the request being parsed was answered at its headers
+    _idle_at: float | None = None  # when the last instant answer left (None: a request is due)
+    _idle_timer: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._held = ReasonPhraseTransport(cast(asyncio.Transport, transport))
         super().connection_made(self._held)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().connection_lost(exc)
+
     def on_response_complete(self) -> None:
         self._held.flush_head()  # a HEAD or 304 answer: no body write carried the head
         super().on_response_complete()
+
+    # -- instant answers ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._answered = False
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        if INSTANT and self._answer_now():
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered:  # an answered GET's body is read and dropped, as uvicorn does
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._answered:
+            super().on_message_complete()
+
+    def _answer_now(self) -> bool:
+        """Answer the request whose headers were just parsed, if the app has it ready."""
+        parser = self.parser
+        cycle = self.cycle
+        if (
+            parser.get_method() not in (b"GET", b"HEAD")
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+            or self.expect_100_continue
+            or (cycle is not None and not cycle.response_complete)  # one is still being answered
+            or self.pipeline
+            or self.limit_concurrency is not None  # uvicorn's 503 decides: no bypass
+            or self.flow.write_paused
+            or self._held.get_write_buffer_size() >= INSTANT_BUFFER
+        ):
+            return False
+        instant = getattr(self.app, "instant", None)
+        if instant is None:
+            return False
+        url = httptools.parse_url(self.url)
+        raw_path = url.path
+        if url.query or b"%" in raw_path:
+            return False  # never warm pages; uvicorn's path decodes and routes them
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        scope["path"] = self.root_path + raw_path.decode("ascii")
+        scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+        scope["query_string"] = b""
+        ready: Instant | None = instant(scope)
+        if ready is None:
+            return False
+        self._write(scope["method"], ready)
+        self._answered = True
+        ReasonPhraseProtocol.instant_answers += 1
+        self.server_state.total_requests += 1
+        self.flow.resume_reading()
+        self._idle_at = self.loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
+        return True
+
+    def _write(self, method: str, ready: Instant) -> None:
+        fields = ready.fields()
+        assert fields is not None  # the app's instant() never returns one that cannot go
+        defaults = self.server_state.default_headers  # a new list each second (the Date)
+        if defaults is not ReasonPhraseProtocol._default_headers:
+            ReasonPhraseProtocol._default_headers = defaults
+            ReasonPhraseProtocol._default_fields = b"".join(b"%s: %s\r\n" % pair for pair in defaults)
+        head = b"".join((STATUS_LINE[ready.status], ReasonPhraseProtocol._default_fields, fields, b"\r\n"))
+        if method == "HEAD" or ready.status == 304:
+            self._held.write_whole((head,))
+        else:
+            self._held.write_whole((head, *ready.body_chunks()))
+
+    # uvicorn arms a keep-alive timer after every response and cancels it when data comes:
+    # a timer object per request. After an instant answer one timer per connection is
+    # armed instead, and when it fires it closes the connection only if nothing came since.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_at = None  # data came (or a response is complete): not idle
+        super()._unset_keepalive_if_required()
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        if self._idle_at is None:
+            return  # a request came since; its response arms a timer again
+        left = self.timeout_keep_alive - (self.loop.time() - self._idle_at)
+        if left > 0:
+            self._idle_timer = self.loop.call_later(left, self._idle_check)
+        else:
+            self.timeout_keep_alive_handler()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.types import Scope, Send
@@ -12,6 +13,7 @@ CACHE_CONTROL = "max-age=0, must-revalidate, public"
 PAGE_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 RawHeaders = list[tuple[bytes, bytes]]
+_UNSAFE = re.compile(b"[\\x00\\r\\n]")  # what would end a field or the head early
 
 
 @dataclass(slots=True)
@@ -22,6 +24,25 @@ class Wire:
     headers: RawHeaders
     body: bytes
     chunks: tuple[bytes, ...] = ()  # a body sent as these, never joined (the root page at scale)
+    _fields: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        """The body's length in bytes."""
+        return sum(len(chunk) for chunk in self.chunks) if self.chunks else len(self.body)
+
+    def fields(self) -> bytes | None:
+        """The header fields as HTTP/1.1 puts them on the wire (``name: value\\r\\n`` each),
+        encoded once per Wire: the server's instant path writes them as they are. None if a
+        field could break the framing (the server's usual path then checks and refuses it)."""
+        if self._fields is None:
+            if any(_UNSAFE.search(name) or _UNSAFE.search(value) for name, value in self.headers):
+                return None
+            self._fields = b"".join(b"%s: %s\r\n" % pair for pair in self.headers)
+        return self._fields
+
+    def body_chunks(self) -> tuple[bytes, ...]:
+        return self.chunks or (self.body,)
 
     async def send(self, scope: Scope, send: Send) -> int:
         """Send the response; the body bytes sent."""

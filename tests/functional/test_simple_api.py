@@ -239,6 +239,46 @@ def test_keep_alive_connection_answers_head_304_and_get_in_turn(index: Index, de
     assert answers[2][0] == b"HTTP/1.1 200 OK" and answers[2][1] > 0
 
 
+def _raw_exchange(host: str, port: int, request: bytes) -> tuple[list[bytes], bytes]:
+    """One request on a fresh connection: the head's lines and the body (by content-length)."""
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed"
+            body += chunk
+    return head.split(b"\r\n"), body
+
+
+@pytest.mark.parametrize("accept", ["text/html", V1_JSON])
+def test_a_warm_page_written_by_the_server_matches_the_routes_answer(
+    index: Index, demo: Demo, accept: str
+) -> None:
+    """A keep-alive GET of a warm page is written by the server protocol itself; with
+    ``Connection: close`` the same request goes through the routes. Same status, fields
+    and body, but for the Date and the Connection field."""
+    url = httpx.URL(index.simple + "api-demo/")
+    get(str(url), accept)  # warm
+    request = f"GET {url.path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n"
+    fast = _raw_exchange(url.host, url.port or 80, (request + "\r\n").encode())
+    routed = _raw_exchange(url.host, url.port or 80, (request + "Connection: close\r\n\r\n").encode())
+
+    def fields(head: list[bytes]) -> set[bytes]:
+        return {line.lower() for line in head[1:] if not line.lower().startswith((b"date:", b"connection:"))}
+
+    assert fast[0][0] == routed[0][0] == b"HTTP/1.1 200 OK"
+    assert fields(fast[0]) == fields(routed[0])
+    assert any(line.lower().startswith(b"date: ") for line in fast[0])
+    assert fast[1] == routed[1] and fast[1]
+
+
 def test_repository_version_is_advertised(index: Index, demo: Demo) -> None:
     for url in (index.simple, index.simple + "api-demo/"):
         page = Page(get(url, "text/html").text)

@@ -1,0 +1,202 @@
+"""Warm pages answered by the server protocol itself, and everything that must not be.
+
+The protocol is driven as uvicorn drives it (``connection_made``, then ``data_received`` with
+raw request bytes) on a running event loop, with an app that has both an ASGI entry point
+and ``instant``. What the client would read is what the fake transport was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import uvicorn
+from uvicorn.server import ServerState
+
+from registry_index.server.protocol import INSTANT_BUFFER, ReasonPhraseProtocol
+from registry_index.simple.wire import Wire
+
+BODY = b"<html>page</html>"
+PAGE = Wire(200, [(b"content-length", str(len(BODY)).encode()), (b"etag", b'"v1"')], BODY)
+DATE = (b"date", b"Mon, 07 Dec 2026 15:45:02 GMT")
+
+
+class Client(asyncio.Transport):
+    """What the protocol writes, and whether it closed the connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = b""
+        self.closed = False
+        self.buffered = 0
+
+    def write(self, data: Any) -> None:
+        self.out += bytes(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.out += b"".join(bytes(d) for d in list_of_data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5555), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class App:
+    """Instant answers for /simple/warm/; the ASGI path answers everything (and says so)."""
+
+    def __init__(self) -> None:
+        self.asgi: list[str] = []
+        self.instant_calls = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.asgi.append(scope["path"])
+        await self.release.wait()
+        body = b"asgi " + scope["path"].encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def instant(self, scope: Any) -> Wire | None:
+        self.instant_calls += 1
+        return PAGE if scope["path"] == "/simple/warm/" else None
+
+
+def connect(app: App, keep_alive: float = 5.0) -> tuple[ReasonPhraseProtocol, Client]:
+    config = uvicorn.Config(
+        app, http=ReasonPhraseProtocol, timeout_keep_alive=keep_alive, proxy_headers=False
+    )  # type: ignore[arg-type]
+    config.load()
+    state = ServerState()
+    state.default_headers = [DATE]
+    protocol = ReasonPhraseProtocol(config=config, server_state=state, app_state={})
+    client = Client()
+    protocol.connection_made(client)
+    return protocol, client
+
+
+def get(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: index", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_warm_page_is_written_whole_with_no_asgi_cycle() -> None:
+    app = App()
+    protocol, client = connect(app)
+    before = ReasonPhraseProtocol.instant_answers
+    protocol.data_received(get("/simple/warm/"))
+    assert client.out == (
+        b"HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 15:45:02 GMT\r\n"
+        b'content-length: 17\r\netag: "v1"\r\n\r\n' + BODY
+    )
+    assert app.asgi == [] and not protocol.tasks
+    assert ReasonPhraseProtocol.instant_answers == before + 1
+    assert protocol.server_state.total_requests == 1
+    protocol.data_received(get("/simple/warm/", method="HEAD"))  # the same connection, again
+    assert client.out.endswith(b'etag: "v1"\r\n\r\n')  # HEAD: the head and no body
+    assert client.out.count(BODY) == 1
+
+
+async def test_the_same_bytes_come_from_the_asgi_path_for_what_is_not_warm() -> None:
+    app = App()
+    protocol, client = connect(app)
+    protocol.data_received(get("/simple/cold/"))
+    await settle()
+    assert app.asgi == ["/simple/cold/"]
+    assert client.out.endswith(b"\r\n\r\nasgi /simple/cold/")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        get("/simple/warm/?format=json"),  # a query: routed
+        get("/simple/w%61rm/"),  # escaped: uvicorn decodes it, the routes decide
+        get("/simple/warm/", version="1.0"),  # not keep-alive by default
+        get("/simple/warm/", "Connection: close"),
+        get("/simple/warm/", "Expect: 100-continue", "Content-Length: 1"),
+        get("/simple/warm/", method="POST"),
+    ],
+    ids=["query", "escaped", "http-1.0", "connection-close", "expect-continue", "post"],
+)
+async def test_what_the_instant_path_leaves_to_uvicorn(request_bytes: bytes) -> None:
+    app = App()
+    protocol, client = connect(app)
+    protocol.data_received(request_bytes)
+    await settle()
+    assert app.asgi, "answered without the app"
+    assert BODY not in client.out
+
+
+async def test_a_pipelined_warm_request_waits_for_the_one_before_it() -> None:
+    app = App()
+    app.release.clear()  # the first (cold) request is still being answered
+    protocol, client = connect(app)
+    protocol.data_received(get("/simple/cold/") + get("/simple/warm/"))
+    await settle()
+    assert client.out == b""  # the warm page may not overtake the cold one
+    app.release.set()
+    await settle()
+    # In order; the queued one went the ASGI way (uvicorn's pipeline), which is as correct.
+    assert client.out.index(b"asgi /simple/cold/") < client.out.index(b"asgi /simple/warm/")
+
+
+async def test_a_client_that_does_not_read_gets_no_instant_answers() -> None:
+    app = App()
+    protocol, client = connect(app)
+    client.buffered = INSTANT_BUFFER  # its earlier answers are still waiting to go out
+    protocol.data_received(get("/simple/warm/"))
+    await settle()
+    assert app.asgi == ["/simple/warm/"]  # the ASGI path, which waits for the buffer to drain
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
+    app = App()
+    protocol, client = connect(app, keep_alive=0.2)
+    protocol.data_received(get("/simple/warm/"))
+    await asyncio.sleep(0.1)
+    protocol.data_received(get("/simple/warm/"))  # activity: the timeout starts again
+    await asyncio.sleep(0.15)
+    assert not client.closed  # 0.25 s since the first answer, 0.15 s since the last
+    await asyncio.sleep(0.2)
+    assert client.closed
+
+
+async def test_a_request_in_progress_is_not_cut_by_the_idle_timer() -> None:
+    app = App()
+    protocol, client = connect(app, keep_alive=0.1)
+    protocol.data_received(get("/simple/warm/"))
+    app.release.clear()
+    protocol.data_received(get("/simple/slow/"))  # on the ASGI path, and slow
+    await asyncio.sleep(0.25)
+    assert not client.closed
+    app.release.set()
+    await settle()
+    assert client.out.endswith(b"asgi /simple/slow/")
+    await asyncio.sleep(0.25)
+    assert client.closed  # idle again after it: uvicorn's own timer closes it
