@@ -8,6 +8,13 @@ flight on another instance is never touched.
 The walk holds one project at a time (``domain/store_walk.py`` merge-joins the sorted
 listings of sidecars and files), so at 10 million files its memory is that of the largest
 project, plus the reports' problems and orphans, plus the root index every instance holds.
+
+A big project's sidecar names segments (runs of its files, ``domain/segments.py``). A
+segment it names that is missing or damaged makes the sidecar unreadable (a problem). A
+segment no sidecar names (one replaced when its run changed, or written by an upload that
+then lost its race) is an orphan, removed with --repair once as old as any other: the
+digests named are kept for the walk (big projects only: one per 256 files), then
+``segments/`` is listed once and compared.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from dataclasses import dataclass, field
 
 from .domain import keys
 from .domain.changes import Change
-from .domain.model import FileEntry, Project, ProjectIndex, SidecarError, from_json
+from .domain.model import FileEntry, Project, ProjectIndex, SidecarError
 from .domain.repository import ProjectRepository, change_of
+from .domain.segments import decode_sidecar
 from .domain.store_walk import ProjectKeys, projects
 from .storage import DecryptionError, ObjectNotFound, Storage
 from .storage.capabilities import SupportsStaleUploadCleanup
@@ -65,9 +73,12 @@ async def fsck(
         total = await index.start()
         now = time.time()
         done = 0
+        named: set[str] = set()  # the segment keys the sidecars name
         async for found in projects(storage):
             project = await _check_sidecar(repo, found, verify_hashes, report) if found.sidecar else None
             index.see(found, project)
+            if project is not None:
+                named.update(keys.segment(project.normalized, s.digest) for s in project.sealed)
             listed = _listed_keys(project) if project is not None else set()
             for info in found.files:
                 if info.key in listed:
@@ -79,6 +90,13 @@ async def fsck(
             done += 1
             if progress:
                 progress(done, total, f"{found.name} ({report.checked_files} files)")
+        async for info in storage.list(keys.SEGMENTS):
+            if info.key in named:
+                continue
+            report.orphans.append(info.key)
+            if repair and now - info.modified >= min_orphan_age:
+                await storage.delete(info.key)
+                report.removed.append(info.key)
         await index.finish(repair, report)
     finally:
         await repo.close()
@@ -99,7 +117,7 @@ def _listed_keys(project: Project) -> set[str]:
 
 async def _read_sidecar(repo: ProjectRepository, name: str, key: str) -> Project:
     if key != keys.sidecar(name):  # a stray key under projects/: read as the sidecar it claims to be
-        return from_json((await repo.storage.get(key)).data)
+        return await repo.segments.resolve(decode_sidecar((await repo.storage.get(key)).data))
     project, _ = await repo.load(name)  # past the cache, which a walk would only churn
     if project is None:
         raise ObjectNotFound(key)  # deleted since it was listed

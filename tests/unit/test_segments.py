@@ -203,3 +203,44 @@ def test_sealing_is_pure_and_stable() -> None:
     assert more == [] and again.sealed == sealed.sealed  # nothing sealed changed: nothing to write
     head = decode_sidecar(encode_sidecar(sealed))
     assert len(head.files) == 1 and [s.digest for s in head.sealed] == [s.digest for s in sealed.sealed]
+
+
+async def test_fsck_finds_a_replaced_segment_and_repair_removes_it() -> None:
+    from registry_index.fsck import fsck
+
+    storage = MemoryStorage()
+    repo = ProjectRepository(storage)
+    project = await grow(repo, 2 * S)
+    before = {i.key async for i in storage.list(keys.SEGMENTS)}
+    key = next(iter(project.releases))  # in the first segment: yanking it reseals that one
+    await repo.update_project("big", lambda p: p.with_yank(key, True, "broken"))
+    after = {i.key async for i in storage.list(keys.SEGMENTS)}
+    (old,) = before - await _named(storage)  # the run changed: its old segment is named no more
+    assert old in after  # and is still stored: segments are create-only
+
+    report = await fsck(storage, verify_hashes=False)
+    assert report.orphans == [old]  # the files themselves are not stored in this test: problems
+    assert not any("segment" in p for p in report.problems)
+    kept = await fsck(storage, repair=True, verify_hashes=False, min_orphan_age=3600)
+    assert kept.removed == []  # too young: it could be an upload's, in flight
+    repaired = await fsck(storage, repair=True, verify_hashes=False, min_orphan_age=0)
+    assert repaired.removed == [old]
+    assert {i.key async for i in storage.list(keys.SEGMENTS)} == after - {old}
+    seen, _ = await ProjectRepository(storage).project("big")
+    assert seen is not None and len(seen.files) == 2 * S and seen.releases[key].yanked
+
+
+async def test_fsck_reports_a_missing_segment_as_a_problem() -> None:
+    from registry_index.fsck import fsck
+
+    storage = MemoryStorage()
+    await grow(ProjectRepository(storage), S + 1)
+    (segment,) = [i.key async for i in storage.list(keys.SEGMENTS)]
+    await storage.delete(segment)
+    report = await fsck(storage, verify_hashes=False)
+    assert any("unreadable sidecar" in p and "missing from the store" in p for p in report.problems)
+
+
+async def _named(storage: MemoryStorage) -> set[str]:
+    blob = await storage.get(keys.sidecar("big"))
+    return {keys.segment("big", s["digest"]) for s in json.loads(blob.data)["segments"]}
