@@ -33,6 +33,8 @@ def next_refresh_delay(interval: float, last_refresh: float) -> float:
 class SearchProvider(Protocol):
     """What the app needs from a search backend; another one (a database) can stand in."""
 
+    ready: bool  # the first refresh is done: every project has been read
+
     def update(self, project: Project) -> None: ...
 
     def remove(self, normalized: str) -> None: ...
@@ -40,6 +42,10 @@ class SearchProvider(Protocol):
     async def refresh(self) -> None: ...
 
     def search(self, query: Query) -> list[SearchDoc]: ...
+
+    def documents(self) -> tuple[int, list[SearchDoc]]:
+        """Every document, by normalized name, and a number that changes when they do."""
+        ...
 
 
 class MemorySearchIndex:
@@ -63,11 +69,13 @@ class MemorySearchIndex:
         self.bytes = 0
         self._repo.feed.listeners.append(lambda change: self._dirty.add(change.project))
         self.ready = False
+        self.generation = 0  # changes with every document added, changed or removed
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def update(self, project: Project) -> None:
+        self.generation += 1
         normalized = project.normalized
         doc = document(project)
         self._unindex(normalized, keep_name=doc is not None)
@@ -124,7 +132,13 @@ class MemorySearchIndex:
             if len(held) == 1:
                 by_word[word] = next(iter(held))
 
+    def documents(self) -> tuple[int, list[SearchDoc]]:
+        docs = self._docs
+        names = self._names if self._names is not None else sorted(docs)  # sorted after a first refresh
+        return self.generation, [docs[name] for name in names]
+
     def remove(self, normalized: str) -> None:
+        self.generation += 1
         old = self._sizes.pop(normalized, (0, 0))
         self.files -= old[0]
         self.bytes -= old[1]

@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from ..domain.model import Project
 from ..jsonapi.build import latest_version
-from ..names import normalize
+from ..names import canonical_version, normalize
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -35,6 +35,13 @@ class SearchDoc:
     updated: str
     files: int = 0  # and bytes: the project's size, for /metrics' index gauges
     bytes: int = 0
+    # What the web UI's project lists show beside the above (web/catalog.py): these
+    # documents are the one summary per project an instance keeps.
+    releases: int = 0  # releases with files
+    owners: tuple[str, ...] = ()
+    maintainers: tuple[str, ...] = ()
+    status: str = "active"
+    status_reason: str = ""
 
 
 def doc_words(doc: SearchDoc) -> set[str]:
@@ -83,7 +90,20 @@ def document(project: Project) -> SearchDoc | None:
         updated=max((f.upload_time for f in project.files), default=""),
         files=len(project.files),
         bytes=sum(f.size for f in project.files),
+        releases=len(project.releases.keys() & {canonical_version(f.version) for f in project.files}),
+        owners=_shared(project.owners),
+        maintainers=_shared(project.maintainers),
+        status=sys.intern(project.status),
+        status_reason=project.status_reason,
     )
+
+
+_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object per distinct owner list: most projects share theirs with many."""
+    return _TUPLES.setdefault(names, names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,15 @@ class Search:
         """Ranked search over the index (refreshed by ``run``)."""
         return self.provider.search(Query(q=query) if isinstance(query, str) else query)
 
+    def documents(self) -> tuple[int, list[SearchDoc]]:
+        """Every project's document (its summary), by name, and their generation."""
+        return self.provider.documents()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the first refresh has read every project (until then, lists are partial)."""
+        return self.provider.ready
+
     async def refresh(self) -> None:
         await self.provider.refresh()
 

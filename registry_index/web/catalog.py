@@ -1,162 +1,79 @@
-"""A small summary of every project, for the pages that look across projects.
+"""The projects as the pages that look across them see them: counts, lists, recent uploads.
 
 The home page's counts and recent uploads, the project list sorted by last update and the
-user pages need a line per project. Rebuilding that from every sidecar per request would
-read the whole store, so each instance keeps one summary per project:
-
-* its own writes update the summary at once (a listener on the metadata store);
-* at most every ``ttl`` seconds, when a page asks, one listing of ``projects/`` finds the
-  sidecars whose ETag changed (other instances' writes) and only those are re-read, through
-  the registry's cache.
+user pages need a line per project. They read the search index's documents
+(``search/rank.py``'s ``SearchDoc``), which every instance keeps current anyway: its own
+writes at once, other instances' from the change feed at each refresh. So these pages read
+nothing from the store but the few projects whose recent uploads the home page shows
+(through the registry's cache), and no second summary per project is kept. (One was, read
+from every sidecar at the first view, with ten file entries each: at 700,000 projects the
+largest thing in an instance's memory, and a full read of the store.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import math
-import time
-from dataclasses import dataclass
+import heapq
 
-from ..domain.model import FileEntry, Project, SidecarError
+from ..domain.model import FileEntry, SidecarError
+from ..errors import NotFound
 from ..registry import Registry
-from ..storage import StorageError
-from .view import project_view
-
-log = logging.getLogger("registry_index")
+from ..search.rank import SearchDoc
 
 RECENT = 10
 
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    name: str
-    normalized: str
-    version: str  # the latest release, "" when none has files
-    summary: str
-    updated: str  # the last upload's time
-    files: int
-    releases: int
-    owners: tuple[str, ...]
-    maintainers: tuple[str, ...]
-    status: str
-    status_reason: str
-    recent: tuple[FileEntry, ...]  # its newest files, newest first
-
-
-def summarize(project: Project) -> Summary:
-    view = project_view(project)
-    latest = view.by_key[view.latest].release if view.latest else None
-    recent = sorted(project.files, key=lambda f: f.upload_time, reverse=True)[:RECENT]
-    return Summary(
-        name=project.name,
-        normalized=project.normalized,
-        version=latest.version if latest else "",
-        summary=latest.summary if latest else "",
-        updated=view.updated,
-        files=view.files,
-        releases=len(view.releases),
-        owners=project.owners,
-        maintainers=project.maintainers,
-        status=project.status,
-        status_reason=project.status_reason,
-        recent=tuple(recent),
-    )
+Summary = SearchDoc  # what a project list shows of a project
 
 
 class Listing:
-    """The projects a page may show: listed in the index and not quarantined (one snapshot)."""
+    """The projects a page may show, by normalized name: one snapshot.
 
-    def __init__(self, projects: tuple[Summary, ...]) -> None:
-        self.projects = projects  # by normalized name
+    A document exists only for a project with a release that has files and that is not in
+    quarantine, which is what /simple/ lists too.
+    """
+
+    def __init__(self, projects: list[SearchDoc], complete: bool = True) -> None:
+        self.projects = projects
+        self.complete = complete  # False while the first refresh is still reading the store
 
     @functools.cached_property
     def files(self) -> int:
         return sum(s.files for s in self.projects)
 
     @functools.cached_property
-    def by_updated(self) -> list[Summary]:
+    def by_updated(self) -> list[SearchDoc]:
         return sorted(self.projects, key=lambda s: s.updated, reverse=True)
 
-    def recent_uploads(self, limit: int = RECENT) -> list[tuple[Summary, FileEntry]]:
-        pairs = [(s, f) for s in self.by_updated[:limit] for f in s.recent]
-        pairs.sort(key=lambda p: p[1].upload_time, reverse=True)
-        return pairs[:limit]
+    def latest(self, limit: int) -> list[SearchDoc]:
+        """The ``limit`` projects updated last, newest first, without sorting them all."""
+        if "by_updated" in self.__dict__:
+            return self.by_updated[:limit]
+        return heapq.nlargest(limit, self.projects, key=lambda s: s.updated)
 
 
 class Catalog:
-    def __init__(self, registry: Registry, ttl: float, concurrency: int = 16) -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.ttl = ttl
-        self._summaries: dict[str, Summary] = {}
-        self._etags: dict[str, str] = {}
-        self._checked = -math.inf
-        self._lock = asyncio.Lock()
-        self._concurrency = concurrency
-        self._generation = 0
-        self._listing: tuple[tuple[str, int], Listing] | None = None
-        registry.projects.watch(self._written)
+        self._listing: tuple[int, Listing] | None = None
 
-    def _written(self, normalized: str, project: Project | None) -> None:
-        """This instance wrote a sidecar: the page shows it at once."""
-        self._generation += 1
-        self._etags.pop(normalized, None)  # re-read once at the next refresh, for its ETag
-        if project is None:
-            self._summaries.pop(normalized, None)
-        else:
-            self._summaries[normalized] = summarize(project)
+    def listing(self) -> Listing:
+        generation, docs = self.registry.searching.documents()
+        if self._listing is None or self._listing[0] != generation:
+            self._listing = (generation, Listing(docs, self.registry.searching.complete))
+        return self._listing[1]
 
-    async def listing(self) -> Listing:
-        if time.monotonic() - self._checked >= self.ttl and not (
-            self._lock.locked() and self._checked > -math.inf  # a refresh is running: use what we have
-        ):
-            async with self._lock:
-                if time.monotonic() - self._checked >= self.ttl:
-                    try:
-                        await self._refresh()
-                    except StorageError as exc:
-                        if self._checked == -math.inf:
-                            raise
-                        log.warning("project summaries not refreshed: %s", exc)
-        index, etag = await self.registry.index()
-        stamp = (etag, self._generation)
-        if self._listing is not None and self._listing[0] == stamp:
-            return self._listing[1]
-        shown = tuple(
-            summary
-            for name, summary in sorted(self._summaries.items())
-            if name in index.projects and name not in index.hidden and summary.status != "quarantined"
-        )
-        listing = Listing(shown)
-        self._listing = (stamp, listing)
-        return listing
-
-    async def _refresh(self) -> None:
-        seen: dict[str, str] = {}
-        async for name, etag in self.registry.projects.sidecar_etags():
-            seen[name] = etag
-        changed = [name for name, etag in seen.items() if self._etags.get(name) != etag]
-        limit = asyncio.Semaphore(self._concurrency)
-
-        async def load(name: str) -> None:
-            async with limit:
-                try:
-                    project, etag = await self.registry.project_with_etag(name)
-                except SidecarError as exc:
-                    log.warning("project summaries skip %s: %s", name, exc)
-                    return
-            if project is None:
-                self._summaries.pop(name, None)
-                self._etags.pop(name, None)
-            else:
-                self._summaries[name] = summarize(project)
-                self._etags[name] = etag or ""
-
-        await asyncio.gather(*(load(name) for name in changed))
-        for gone in set(self._summaries) - set(seen):
-            self._summaries.pop(gone, None)
-            self._etags.pop(gone, None)
-        if changed:
-            self._generation += 1
-        self._checked = time.monotonic()
+    async def recent_uploads(
+        self, listing: Listing, limit: int = RECENT
+    ) -> list[tuple[SearchDoc, FileEntry]]:
+        """The newest files of the index: the newest of the ``limit`` projects updated last
+        (their sidecars come through the registry's cache)."""
+        pairs: list[tuple[SearchDoc, FileEntry]] = []
+        for summary in listing.latest(limit):
+            try:
+                project = await self.registry.project(summary.normalized)
+            except (NotFound, SidecarError):
+                continue  # deleted or damaged since it was indexed: the index catches up
+            newest = heapq.nlargest(limit, project.files, key=lambda f: f.upload_time)
+            pairs.extend((summary, f) for f in newest)
+        pairs.sort(key=lambda p: p[1].upload_time, reverse=True)
+        return pairs[:limit]

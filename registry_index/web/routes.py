@@ -59,7 +59,7 @@ def catalog(request: Request, ctx: AppContext) -> Catalog:
     state = request.app.state
     found: Catalog | None = getattr(state, "web_catalog", None)
     if found is None or found.registry is not ctx.registry:
-        found = Catalog(ctx.registry, ttl=max(1.0, ctx.settings.search_refresh))
+        found = Catalog(ctx.registry)
         state.web_catalog = found
     return found
 
@@ -109,14 +109,16 @@ def _redirect(request: Request, path: str) -> Response:
 async def home(request: Request) -> Response:
     ctx = context(request)
     await ctx.require_reader(request)
-    listing = await catalog(request, ctx).listing()
+    found = catalog(request, ctx)
+    listing = found.listing()
     return page(
         request,
         "home.html",
         {
             "projects": len(listing.projects),
             "files": listing.files,
-            "recent": listing.recent_uploads(),
+            "recent": await found.recent_uploads(listing),
+            "complete": listing.complete,
             "base": base_url(request, ctx.settings.public_url),
         },
     )
@@ -135,8 +137,8 @@ async def project_list(request: Request) -> Response:
         raise InvalidRequest(f"Sort by one of {', '.join(SORTS)}, not {sort!r}.")
     page_no = int_param(params, "page", 1, low=1, high=1_000_000)
     per_page = int_param(params, "per_page", 50, low=1, high=200)
-    listing: Listing = await catalog(request, ctx).listing()
-    rows = listing.by_updated if sort == "updated" else list(listing.projects)
+    listing: Listing = catalog(request, ctx).listing()
+    rows = listing.by_updated if sort == "updated" else listing.projects
     paged = Pagination(page_no, per_page, len(rows))
     sort_links = {
         key: root_of(request) + "/projects/" + ("" if key == "name" else "?sort=" + key) for key in SORTS
@@ -301,7 +303,7 @@ async def user_page(request: Request) -> Response:
     name: str = request.path_params["user"]
     if not is_valid_name(name):  # never a storage key built from an arbitrary string
         raise NotFound(f"No user {name!r} on this index.")
-    listing = await catalog(request, ctx).listing()
+    listing = catalog(request, ctx).listing()
     owned = [s for s in listing.projects if name in s.owners]
     maintained = [s for s in listing.projects if name in s.maintainers and name not in s.owners]
     account = await ctx.registry.accounts.get_user(name)

@@ -186,6 +186,13 @@ def site(index: Index, tmp_path_factory: pytest.TempPathFactory) -> Site:
     result = Site(index, index.url)
     wait_for(lambda: "badge--archived" in result.get("/project/web-archived/").text, "the archived status")
     wait_for(lambda: "Yanked" in result.get("/project/web-demo/1.0/").text, "the yank")
+    # Project lists follow the search index, which learns of the CLI's writes (another
+    # process) at its next refresh (--search-refresh, 5 s by default).
+    wait_for(
+        lambda: "badge--archived" in result.get("/projects/", params={"sort": "updated"}).text,
+        "the archived status in the project list",
+    )
+    wait_for(lambda: 'href="/project/web-demo/"' in result.get("/user/bob/").text, "the new maintainer")
     return result
 
 
