@@ -110,14 +110,26 @@ class RegistryApp(Starlette):
     def __init__(self, *args: Any, outer: Sequence[Middleware] = (), **kwargs: Any) -> None:
         self.outer = list(outer)
         self._instant: Callable[[Scope], Prepared | None] | None = None
+        self._access: AccessLog | None = None
         super().__init__(*args, **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
         for cls, args, kwargs in reversed(self.outer):
             app = cls(app, *args, **kwargs)
+        self._access = app if isinstance(app, AccessLog) else None
         self._instant = app.instant if isinstance(app, AccessLog) else None
         return app
+
+    @property
+    def instant_epoch(self) -> int | None:
+        """Moves when this process writes a project; None: no answer may be reused."""
+        return self._access.epoch if self._access is not None else None
+
+    def instant_log(self, scope: Scope, ready: Prepared) -> None:
+        """Log an answer the server wrote again for a byte-identical request."""
+        if self._access is not None:
+            self._access.log(scope, ready)
 
     def instant(self, scope: Scope) -> Prepared | None:
         """A warm /simple/ answer the server may write itself, logged (``server/protocol.py``);

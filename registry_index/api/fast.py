@@ -33,7 +33,23 @@ class WarmPages:
     """
 
     def __init__(self) -> None:
-        self.ctx: AppContext | None = None
+        self._ctx: AppContext | None = None
+        # Moves on every sidecar this process writes: answers kept by the server for
+        # byte-identical requests (server/repeats.py) are then not reused.
+        self.epoch = 0
+
+    @property
+    def ctx(self) -> AppContext | None:
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, ctx: AppContext | None) -> None:
+        self._ctx = ctx
+        if ctx is not None:
+            ctx.registry.projects.watch(self._changed)
+
+    def _changed(self, normalized: str, project: object) -> None:
+        self.epoch += 1
 
     def __call__(self, scope: Scope) -> Wire | None:
         if scope["method"] not in ("GET", "HEAD") or scope["query_string"]:

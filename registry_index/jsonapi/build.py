@@ -13,8 +13,11 @@ from ..simple.build import file_path
 DOWNLOADS = {"last_day": -1, "last_month": -1, "last_week": -1}
 
 
-def latest_version(project: Project) -> str | None:
-    """PyPI's rule: not yanked first, then not a pre-release, then the highest version."""
+def latest_version(project: Project, with_files: set[str] | None = None) -> str | None:
+    """PyPI's rule: not yanked first, then not a pre-release, then the highest version.
+
+    ``with_files``: the canonical versions of the project's files, if the caller has them.
+    """
 
     def rank(key: str) -> tuple[bool, bool, Version]:
         release = project.releases[key]
@@ -24,7 +27,8 @@ def latest_version(project: Project) -> str | None:
             version = Version("0")
         return (not release.yanked, not version.is_prerelease, version)
 
-    with_files = {canonical_version(f.version) for f in project.files}  # one pass, not one per release
+    if with_files is None:
+        with_files = {canonical_version(f.version) for f in project.files}  # one pass, not one per release
     keys = [k for k in project.releases if k in with_files]
     return max(keys, key=rank) if keys else None
 

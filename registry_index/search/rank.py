@@ -67,7 +67,8 @@ def document(project: Project) -> SearchDoc | None:
     """The searchable view of a project; None when it has nothing to show."""
     if project.status == "quarantined":
         return None
-    key = latest_version(project)
+    with_files = {canonical_version(f.version) for f in project.files}
+    key = latest_version(project, with_files)
     if key is None:
         return None
     release = project.releases[key]
@@ -90,7 +91,7 @@ def document(project: Project) -> SearchDoc | None:
         updated=max((f.upload_time for f in project.files), default=""),
         files=len(project.files),
         bytes=sum(f.size for f in project.files),
-        releases=len(project.releases.keys() & {canonical_version(f.version) for f in project.files}),
+        releases=len(project.releases.keys() & with_files),
         owners=_shared(project.owners),
         maintainers=_shared(project.maintainers),
         status=sys.intern(project.status),

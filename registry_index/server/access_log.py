@@ -120,6 +120,16 @@ class AccessLog:
         self._line(scope, ready.status, 0 if scope["method"] == "HEAD" else ready.size, started)
         return ready
 
+    @property
+    def epoch(self) -> int | None:
+        """The fast path's epoch (``api/fast.py``), if it has one: see ``server/repeats.py``."""
+        epoch = getattr(self._fast, "epoch", None)
+        return epoch if isinstance(epoch, int) else None
+
+    def log(self, scope: Scope, ready: Prepared) -> None:
+        """Log a prepared answer the server wrote again for an identical request."""
+        self._line(scope, ready.status, 0 if scope["method"] == "HEAD" else ready.size, self._clock())
+
     def _line(self, scope: Scope, status: int, sent: int, started: float) -> None:
         now = self._clock()
         method = scope["method"]

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from .phrase import rewrite
+from .repeats import Answer, Repeat, Repeats
 
 
 class ReasonPhraseTransport(asyncio.Transport):
@@ -120,6 +121,7 @@ class ReasonPhraseTransport(asyncio.Transport):
         return self._inner.get_protocol()
 
 
+_REQUEST_KEYS = ("method", "path", "raw_path", "query_string", "root_path", "http_version", "type")
 INSTANT_BUFFER = 64 * 1024  # bytes already waiting to go out: beyond this, no instant answer
 
 try:  # what uvicorn's "auto" picks: httptools when installed, else h11
@@ -135,23 +137,21 @@ except ImportError:  # uvicorn without its [standard] extras: no instant answers
     INSTANT = False
 
 
-class Instant(Protocol):
-    """What an app's ``instant(scope)`` returns: a response the server may write itself."""
-
-    status: int
-
-    def fields(self) -> bytes | None: ...
-
-    def body_chunks(self) -> tuple[bytes, ...]: ...
+Instant = Answer  # what an app's ``instant(scope)`` returns: a response the server may write
+REPEATS = Repeats()  # per process: answers to byte-identical requests (server/repeats.py)
 
 
 class ReasonPhraseProtocol(_Base):
     """For ``uvicorn.run(http=ReasonPhraseProtocol)``; module-level, so workers can unpickle it."""
 
     instant_answers = 0  # per process, for tests: requests answered without an ASGI cycle
+    repeat_answers = 0  # of which answered from the bytes of an identical request
     _default_headers: list[tuple[bytes, bytes]] | None = None
     _default_fields = b""
     _answered = False  # the request being parsed was answered at its headers
+    _between = True  # the parser is between requests (none begun and not complete)
+    _begun = 0  # requests begun in the current read
+    _keep: tuple[dict[str, Any], Answer] | None = None  # this read's answer, to reuse
     _idle_at: float | None = None  # when the last instant answer left (None: a request is due)
     _idle_timer: asyncio.TimerHandle | None = None
 
@@ -171,8 +171,27 @@ class ReasonPhraseProtocol(_Base):
 
     # -- instant answers ----------------------------------------------------------------
 
+    def data_received(self, data: bytes) -> None:
+        if INSTANT and self._between and (epoch := getattr(self.app, "instant_epoch", None)) is not None:
+            hit = REPEATS.get(data, self.loop.time(), epoch)
+            if hit is not None and self._may_answer():
+                self._unset_keepalive_if_required()
+                self._repeat(hit)
+                return
+            self._begun, self._keep = 0, None
+            super().data_received(data)
+            keep = self._keep
+            # Kept only when the read was this one request, whole, and nothing went wrong
+            # after it (a parse error closes the connection: its bytes must not be reused).
+            if keep is not None and self._begun == 1 and self._between and not self._held.is_closing():
+                REPEATS.put(data, keep[0], keep[1], self.loop.time(), epoch)
+            return
+        super().data_received(data)
+
     def on_message_begin(self) -> None:
         self._answered = False
+        self._between = False
+        self._begun += 1
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
@@ -181,28 +200,36 @@ class ReasonPhraseProtocol(_Base):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
+        self._keep = None  # a request with a body is never answered from its bytes alone
         if not self._answered:  # an answered GET's body is read and dropped, as uvicorn does
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._between = True
         if not self._answered:
             super().on_message_complete()
+
+    def _may_answer(self) -> bool:
+        """Nothing on the connection stands in the way of writing an answer now."""
+        cycle = self.cycle
+        return (
+            (cycle is None or cycle.response_complete)
+            and not self.pipeline
+            and self.limit_concurrency is None
+            and not self.flow.write_paused
+            and self._held.get_write_buffer_size() < INSTANT_BUFFER
+        )
 
     def _answer_now(self) -> bool:
         """Answer the request whose headers were just parsed, if the app has it ready."""
         parser = self.parser
-        cycle = self.cycle
         if (
             parser.get_method() not in (b"GET", b"HEAD")
             or parser.get_http_version() != "1.1"
             or not parser.should_keep_alive()
             or parser.should_upgrade()
             or self.expect_100_continue
-            or (cycle is not None and not cycle.response_complete)  # one is still being answered
-            or self.pipeline
-            or self.limit_concurrency is not None  # uvicorn's 503 decides: no bypass
-            or self.flow.write_paused
-            or self._held.get_write_buffer_size() >= INSTANT_BUFFER
+            or not self._may_answer()  # one still being answered, uvicorn's 503, a full buffer
         ):
             return False
         instant = getattr(self.app, "instant", None)
@@ -222,13 +249,28 @@ class ReasonPhraseProtocol(_Base):
             return False
         self._write(scope["method"], ready)
         self._answered = True
+        request = cast(dict[str, Any], scope)
+        self._keep = ({k: request[k] for k in _REQUEST_KEYS}, ready)
+        self._done()
+        return True
+
+    def _repeat(self, hit: Repeat) -> None:
+        """Answer a request byte-identical to one answered a moment ago (server/repeats.py)."""
+        scope = hit.scope
+        self._write(scope["method"], hit.answer)
+        log = getattr(self.app, "instant_log", None)
+        if log is not None:
+            log({**scope, "client": self.client}, hit.answer)
+        ReasonPhraseProtocol.repeat_answers += 1
+        self._done()
+
+    def _done(self) -> None:
         ReasonPhraseProtocol.instant_answers += 1
         self.server_state.total_requests += 1
         self.flow.resume_reading()
         self._idle_at = self.loop.time()
         if self._idle_timer is None:
             self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
-        return True
 
     def _write(self, method: str, ready: Instant) -> None:
         fields = ready.fields()

@@ -14,7 +14,8 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from registry_index.server.protocol import INSTANT_BUFFER, ReasonPhraseProtocol
+from registry_index.server.protocol import INSTANT_BUFFER, REPEATS, ReasonPhraseProtocol
+from registry_index.server.repeats import REPEAT_SECONDS
 from registry_index.simple.wire import Wire
 
 BODY = b"<html>page</html>"
@@ -62,6 +63,7 @@ class App:
     def __init__(self) -> None:
         self.asgi: list[str] = []
         self.instant_calls = 0
+        self.logged: list[tuple[Any, str, str, int]] = []
         self.release = asyncio.Event()
         self.release.set()
 
@@ -81,6 +83,17 @@ class App:
     def instant(self, scope: Any) -> Wire | None:
         self.instant_calls += 1
         return PAGE if scope["path"] == "/simple/warm/" else None
+
+    # What RegistryApp offers for answers reused for byte-identical requests.
+    instant_epoch = 0
+
+    def instant_log(self, scope: Any, ready: Wire) -> None:
+        self.logged.append((scope["client"], scope["method"], scope["path"], ready.status))
+
+
+@pytest.fixture(autouse=True)
+def no_kept_answers() -> None:
+    REPEATS.clear()  # per process: one test's answers are not another's
 
 
 def connect(app: App, keep_alive: float = 5.0) -> tuple[ReasonPhraseProtocol, Client]:
@@ -200,3 +213,92 @@ async def test_a_request_in_progress_is_not_cut_by_the_idle_timer() -> None:
     assert client.out.endswith(b"asgi /simple/slow/")
     await asyncio.sleep(0.25)
     assert client.closed  # idle again after it: uvicorn's own timer closes it
+
+
+# -- answers reused for byte-identical requests (server/repeats.py) -------------------------
+
+
+async def test_the_same_request_bytes_get_the_kept_answer_without_parsing() -> None:
+    app = App()
+    first, one = connect(app)
+    first.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 1
+    before = ReasonPhraseProtocol.repeat_answers
+    second, two = connect(app)  # another connection, as pip processes of one CI image are
+    second.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 1  # not asked again
+    assert ReasonPhraseProtocol.repeat_answers == before + 1
+    assert two.out == one.out  # the same answer, Date included (the same second here)
+    assert app.logged == [(("127.0.0.1", 5555), "GET", "/simple/warm/", 200)]  # still logged
+    assert second.server_state.total_requests == 1
+    second.data_received(get("/simple/warm/", method="HEAD"))  # other bytes: parsed
+    assert app.instant_calls == 2 and two.out.endswith(b'etag: "v1"\r\n\r\n')
+
+
+async def test_a_write_by_this_process_or_a_tenth_of_a_second_ends_the_reuse() -> None:
+    app = App()
+    protocol, _ = connect(app)
+    protocol.data_received(get("/simple/warm/"))
+    app.instant_epoch += 1  # this process wrote a project: the page may have changed
+    protocol.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 2
+    protocol.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 2  # kept again, under the new epoch
+    await asyncio.sleep(REPEAT_SECONDS * 1.5)
+    protocol.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 3
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [get("/simple/warm/")[:20], get("/simple/warm/")[20:]],  # one request over two reads
+        [get("/simple/warm/") * 2],  # two requests in one read
+        [get("/simple/warm/", "Content-Length: 2") + b"hi"],  # a body
+        [get("/simple/warm/") + b"\x00\x01 nonsense"],  # something after it
+    ],
+    ids=["split", "two-in-one-read", "body", "trailing-bytes"],
+)
+async def test_only_a_whole_lone_request_is_kept(reads: list[bytes]) -> None:
+    app = App()
+    protocol, _ = connect(app)
+    for data in reads:
+        protocol.data_received(data)
+    await settle()
+    assert len(REPEATS) == 0
+
+
+async def test_kept_bytes_arriving_mid_request_are_parsed_as_part_of_it() -> None:
+    app = App()
+    protocol, client = connect(app)
+    protocol.data_received(get("/simple/warm/"))
+    assert len(REPEATS) == 1
+    protocol.data_received(b"GET /simple/cold/ HTTP/1.1\r\nX-Filler: ")  # a request begun
+    protocol.data_received(get("/simple/warm/"))  # the kept bytes, but as a header's value here
+    await settle()
+    assert app.asgi == ["/simple/cold/"]  # parsed: the cold request, not a repeat of the warm one
+    assert client.out.count(BODY) == 1
+
+
+async def test_no_reuse_without_an_epoch() -> None:
+    app = App()
+    app.instant_epoch = None  # type: ignore[assignment]  # an app that offers none
+    protocol, _ = connect(app)
+    protocol.data_received(get("/simple/warm/"))
+    protocol.data_received(get("/simple/warm/"))
+    assert app.instant_calls == 2 and len(REPEATS) == 0
+
+
+def test_kept_answers_go_when_they_expire_and_big_ones_are_not_kept() -> None:
+    from registry_index.server.repeats import MAX_ANSWER, Repeats
+
+    kept = Repeats(max_entries=3, lifetime=1.0)
+    for n in range(5):
+        kept.put(b"GET /%d" % n, {}, PAGE, now=float(n) / 10, epoch=0)
+    assert len(kept) == 3  # bounded in entries
+    kept.put(b"GET /late", {}, PAGE, now=1.35, epoch=0)  # the ones put at 0.2 and 0.3 expired
+    assert len(kept) == 2 and kept.get(b"GET /4", now=1.35, epoch=0) is not None
+    assert kept.get(b"GET /4", now=1.35, epoch=1) is None  # another epoch: gone
+    big = Wire(200, [], b"x" * (MAX_ANSWER + 1))
+    kept.put(b"GET /big", {}, big, now=1.4, epoch=0)
+    assert kept.get(b"GET /big", now=1.4, epoch=0) is None
