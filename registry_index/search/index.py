@@ -19,6 +19,7 @@ from ..domain.repository import ProjectRepository
 from ..names import normalize
 from ..storage import Storage
 from .rank import Query, SearchDoc, document, name_words, passes, text_words, words_of
+from .trim import release_free_memory
 
 log = logging.getLogger("registry_index")
 
@@ -184,6 +185,7 @@ class MemorySearchIndex:
         for gone in self._docs.keys() - seen:
             self.remove(gone)
         self.ready = True
+        release_free_memory()  # every sidecar went through memory once: hand the pages back
 
     async def _load_all(self, wanted: list[str]) -> None:
         # A batch at a time: one task per project of 700,000 at once took 1.4 GB and kept
