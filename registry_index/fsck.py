@@ -30,7 +30,7 @@ from .domain.model import FileEntry, Project, ProjectIndex, SidecarError
 from .domain.repository import ProjectRepository, change_of
 from .domain.segments import decode_sidecar
 from .domain.store_walk import ProjectKeys, projects
-from .storage import DecryptionError, ObjectNotFound, Storage
+from .storage import DecryptionError, ObjectInfo, ObjectNotFound, Storage
 from .storage.capabilities import SupportsStaleUploadCleanup
 
 # (projects done, projects the root index lists or None, label); done may pass the total,
@@ -81,28 +81,28 @@ async def fsck(
                 named.update(keys.segment(project.normalized, s.digest) for s in project.sealed)
             listed = _listed_keys(project) if project is not None else set()
             for info in found.files:
-                if info.key in listed:
-                    continue
-                report.orphans.append(info.key)
-                if repair and now - info.modified >= min_orphan_age:
-                    await storage.delete(info.key)
-                    report.removed.append(info.key)
+                if info.key not in listed:
+                    await _orphan(storage, info, repair and now - info.modified >= min_orphan_age, report)
             done += 1
             if progress:
                 progress(done, total, f"{found.name} ({report.checked_files} files)")
         async for info in storage.list(keys.SEGMENTS):
-            if info.key in named:
-                continue
-            report.orphans.append(info.key)
-            if repair and now - info.modified >= min_orphan_age:
-                await storage.delete(info.key)
-                report.removed.append(info.key)
+            if info.key not in named:
+                await _orphan(storage, info, repair and now - info.modified >= min_orphan_age, report)
         await index.finish(repair, report)
     finally:
         await repo.close()
     if repair and isinstance(storage, SupportsStaleUploadCleanup):
         await storage.abort_stale_uploads(min_orphan_age)
     return report
+
+
+async def _orphan(storage: Storage, info: ObjectInfo, remove: bool, report: FsckReport) -> None:
+    """Report an object nothing names; remove it when asked and old enough."""
+    report.orphans.append(info.key)
+    if remove:
+        await storage.delete(info.key)
+        report.removed.append(info.key)
 
 
 def _listed_keys(project: Project) -> set[str]:

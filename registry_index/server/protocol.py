@@ -137,7 +137,6 @@ except ImportError:  # uvicorn without its [standard] extras: no instant answers
     INSTANT = False
 
 
-Instant = Answer  # what an app's ``instant(scope)`` returns: a response the server may write
 REPEATS = Repeats()  # per process: answers to byte-identical requests (server/repeats.py)
 
 
@@ -244,7 +243,7 @@ class ReasonPhraseProtocol(_Base):
         scope["path"] = self.root_path + raw_path.decode("ascii")
         scope["raw_path"] = self.root_path.encode("ascii") + raw_path
         scope["query_string"] = b""
-        ready: Instant | None = instant(scope)
+        ready: Answer | None = instant(scope)  # a response the server may write itself
         if ready is None:
             return False
         self._write(scope["method"], ready)
@@ -272,7 +271,7 @@ class ReasonPhraseProtocol(_Base):
         if self._idle_timer is None:
             self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
 
-    def _write(self, method: str, ready: Instant) -> None:
+    def _write(self, method: str, ready: Answer) -> None:
         fields = ready.fields()
         assert fields is not None  # the app's instant() never returns one that cannot go
         defaults = self.server_state.default_headers  # a new list each second (the Date)

@@ -22,8 +22,6 @@ from ..search.rank import SearchDoc
 
 RECENT = 10
 
-Summary = SearchDoc  # what a project list shows of a project
-
 
 class Listing:
     """The projects a page may show, by normalized name: one snapshot.
