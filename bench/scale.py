@@ -12,7 +12,7 @@ user gets, access log included), pinned to core 0, and wrk on core 1 measures:
 - the root page and the 50-file project page, HTML, warm: req/s and p99, beside nginx
   serving the same bytes in the same run;
 - search: ``/api/search?q=...`` p99;
-- uploads (a real wheel through the legacy API, median of 5): a new project, and a new file
+- uploads (a real wheel through the legacy API, median of 9): a new project, and a new file
   into the 10,000-file project;
 - RSS of the server after all of it.
 
@@ -69,6 +69,7 @@ PAGE_50 = "scale-page-50"
 BIG = "scale-big-10k"
 BIG_FILES = 10_000
 USER, PASSWORD = "bench", "bench-password-not-secret"
+UPLOADS = 9  # of each kind, per stage: the figure is their median
 CREATED = "2026-01-01T00:00:00.000000Z"
 Say = Callable[[str], None]
 
@@ -391,8 +392,10 @@ def run_stage(
     wheels = work / f"wheels-{projects}"
     shutil.rmtree(wheels, ignore_errors=True)
     wheels.mkdir()
-    new = [build_wheel(wheels, WheelSpec(f"fresh-{projects}-{n}", "1.0")) for n in range(5)]
-    big = [build_wheel(wheels, WheelSpec(BIG, f"99.{n}.0")) for n in range(5)]
+    # Nine of each: the first upload of a server also starts its inspection worker (about
+    # 0.5 s), and single uploads here move by ±30% between runs; a median of nine holds still.
+    new = [build_wheel(wheels, WheelSpec(f"fresh-{projects}-{n}", "1.0")) for n in range(UPLOADS)]
+    big = [build_wheel(wheels, WheelSpec(BIG, f"99.{n}.0")) for n in range(UPLOADS)]
     with serve(store, work / f"server-{projects}.log") as (url, process, ready):
         result.startup_s = ready
         # The first search refresh reads every sidecar in the background: measure after it,
@@ -454,7 +457,7 @@ def run_stage(
 def two_workers(
     store: Path, projects: int, expect: int, work: Path, gen: LoadGenerator, say: Say, result: StageResult
 ) -> None:
-    """The same store (plus the 10 uploads above) behind ``--workers 2``, default settings otherwise."""
+    """The same store (plus the uploads above) behind ``--workers 2``, default settings otherwise."""
     say("scale: --workers 2")
     with serve(store, work / f"server-{projects}-2w.log", ("--workers", "2")) as (url, process, _):
         settle(url, process.pid, projects, expect, "--workers 2", result)
@@ -768,7 +771,7 @@ def report(results: list[StageResult], command: str, gen: LoadGenerator) -> str:
             "",
             f"The same store behind `registry-index serve --storage DIR --port P` ({DEFAULT_WORKERS} worker, "
             "the default) and behind the same command with `--workers 2` (a second server, started after "
-            "the first is stopped; its store also holds the first server's 10 measured uploads). "
+            "the first is stopped; its store also holds the first server's measured uploads). "
             f'"{ONE_CORE}": every thread of the server\'s process tree (the uvicorn supervisor and both '
             f"workers) pinned to core {SERVER_CPU}, so the two workers share the one core the single worker "
             f'had; the "1 worker, {ONE_CORE}" figures are the main table\'s. "{TWO_CORES}": the tree may run '
