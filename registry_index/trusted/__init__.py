@@ -1,0 +1,1 @@
+"""Trusted publishing: CI identities (OIDC tokens) exchanged for short-lived upload tokens."""
