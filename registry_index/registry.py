@@ -42,10 +42,13 @@ from .services.relay_files import RelayedFile
 from .services.resolution import Resolutions
 from .services.search import Search
 from .services.security import Security
+from .services.trusted_publishing import TrustedPublishing
 from .services.upstream_cache import UpstreamCache
 from .services.verification import Verification
 from .storage import ObjectNotFound, Storage
 from .storage.capabilities import SupportsHealthCheck
+from .trusted.jwks import DiscoveredKeys
+from .trusted.tokens import IssuerKeys
 from .upload.inspect import Upload
 from .validation import ArchiveLimits, Validator
 
@@ -70,6 +73,9 @@ class Registry:
         upstream_names: UpstreamNames | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
         cache_size: int = 512 * 1024**2,
+        issuer_keys: IssuerKeys | None = None,
+        oidc_audience: str = "registry-index",
+        oidc_token_lifetime: int = 900,
     ) -> None:
         self.storage = storage
         # the project repository
@@ -102,6 +108,15 @@ class Registry:
         self.security = Security(self.advisories, scanner or OsvScanner(self.advisories), self.projects)
         self.resolutions = Resolutions(self.projects, self.advisories)
         self.searching = Search(self.search_index, self.meta)
+        self.trusted = TrustedPublishing(
+            self.meta,
+            listing,
+            self.accounts,
+            self.audit,
+            issuer_keys or DiscoveredKeys(),
+            audience=oidc_audience,
+            lifetime=oidc_token_lifetime,
+        )
         self._listing = listing
         self.proxy = proxy  # None: no --upstream, and no name is ever asked elsewhere
         self.pins = Pins(storage, self.audit)

@@ -29,6 +29,10 @@ class EventKind(StrEnum):
     LOGIN_FAILED = "auth:login:fail"
     PIN = "project:upstream:pin"
     UNPIN = "project:upstream:unpin"
+    PUBLISHER_ADD = "project:publisher:add"
+    PUBLISHER_REMOVE = "project:publisher:remove"
+    TOKEN_MINT = "oidc:token:mint"
+    MINT_REFUSED = "oidc:token:refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,11 @@ class Token:
     access: Access = "all"
     projects: tuple[str, ...] = ()  # normalized; empty: every project the user may upload to
     expires: str = ""  # ISO UTC; empty: never
+    publishers: tuple[str, ...] = ()  # minted by trusted publishing for these publisher ids
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.access, self.projects, self.id)
+        return Scope(self.access, self.projects, self.id, trusted=bool(self.publishers))
 
 
 def _user_from(data: bytes) -> User:
@@ -57,6 +58,7 @@ def _user_to(user: User) -> bytes:
 def _token_from(data: bytes) -> Token:
     doc = json.loads(data)
     doc["projects"] = tuple(doc.get("projects", ()))
+    doc["publishers"] = tuple(doc.get("publishers", ()))
     return Token(**doc)
 
 
@@ -138,11 +140,27 @@ class Accounts:
         await self.storage.put(keys.token(digest), _token_to(token), create_only=True)
         return secret, token
 
+    async def mint_token(
+        self, label: str, projects: tuple[str, ...], publishers: tuple[str, ...], expires: str
+    ) -> tuple[str, Token]:
+        """An upload token for trusted publishers: no account behind it, only its scope."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        digest = token_digest(secret)
+        token = Token(
+            digest[:12], label, utc_now(), "trusted publishing", "upload", projects, expires, publishers
+        )
+        await self.storage.put(keys.token(digest), _token_to(token), create_only=True)
+        return secret, token
+
     async def verify_token(self, secret: str) -> tuple[User, Token] | None:
         """The token's user and record; None for an unknown token or a removed user."""
         token, _ = await self._tokens.read(keys.token(token_digest(secret)))
         if token is None:
             return None
+        if token.publishers:
+            # The uploader is the publisher (its label is no valid user name, so it never
+            # becomes an owner); the token's scope is all it may do.
+            return User(token.user, "", False, token.created), token
         user = await self.get_user(token.user)
         return None if user is None else (user, token)
 

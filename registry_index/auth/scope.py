@@ -20,6 +20,9 @@ class Scope:
     access: Access = "all"
     projects: tuple[str, ...] = ()  # normalized names; empty means every project
     token_id: str = ""  # for messages: which token refused
+    # Minted by trusted publishing: its projects' publishers, not the roles of an account,
+    # allow the upload (services/publishing.py), so nothing outside ``projects`` is reachable.
+    trusted: bool = False
 
     def _which(self) -> str:
         return f"token {self.token_id}" if self.token_id else "this credential"
@@ -55,6 +58,8 @@ class Scope:
 
     def describe(self) -> str:
         access = {"all": "all", "upload": "upload-only", "read": "read-only"}[self.access]
+        if self.trusted:
+            access += ", trusted publisher"
         return f"{access}; projects {','.join(self.projects)}" if self.projects else access
 
 

@@ -17,6 +17,8 @@ FILES = "files/"
 USERS = "users/"
 UPSTREAM = "upstream/"
 TOKENS = "tokens/"
+TRUSTED = "trusted/"
+TRUSTED_PUBLISHERS = f"{TRUSTED}publishers.json"  # every trusted publisher, in one object (they are few)
 _JSON = ".json"
 
 
@@ -65,6 +67,11 @@ def user(name: str) -> str:
 
 def token(digest: str) -> str:
     return f"{TOKENS}{digest}{_JSON}"
+
+
+def spent_identity(digest: str) -> str:
+    # An OIDC token exchanged once: create-only, so a replay on any instance loses the race.
+    return f"{TRUSTED}spent/{digest[:2]}/{digest}{_JSON}"
 
 
 def upstream_page(upstream: str, project: str) -> str:

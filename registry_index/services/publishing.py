@@ -24,6 +24,7 @@ from ..auth.accounts import User
 from ..auth.scope import FULL, Scope
 from ..domain.model import Project
 from ..domain.repository import ProjectRepository
+from ..domain.rules import User as RuleUser
 from ..domain.rules import may_add
 from ..errors import Conflict, FileAlreadyExists, Forbidden, InvalidUpload
 from ..names import InvalidFilename, is_valid_name, parse_dist_filename
@@ -39,6 +40,16 @@ from .files import Artifacts
 from .listing import Listing
 
 log = logging.getLogger("registry_index")
+
+
+@dataclass(frozen=True, slots=True)
+class _Publisher:
+    """The uploader of a trusted-publishing token, for the project rules: the project's own
+    publisher allows the write (``admin`` in ``may_add``'s sense), and the token's scope,
+    checked before, confines it to the projects the publisher is for."""
+
+    name: str
+    admin: bool = True
 
 
 class UpstreamNames(Protocol):
@@ -133,9 +144,18 @@ class Publishing:
         assert digests is not None and path is not None
         name = dist.project
         current, _ = await self._repo.project_fresh(name)
+        if scope.trusted:
+            if current is None:
+                raise Forbidden(
+                    f"The project {name!r} no longer exists: the trusted publisher token was minted "
+                    "for it, and it cannot create it again. An admin can add a pending publisher."
+                )
+            uploader: RuleUser = _Publisher(user.name)
+        else:
+            uploader = user
         # A project deleted before leaves its files' names behind; a new one inherits them.
         graves = await self._repo.tombstones(name) if current is None else ()
-        may_add(current, user, dist, digests.sha256, graves)
+        may_add(current, uploader, dist, digests.sha256, graves)
         if current is None:
             await self._guard(name)
         if current is not None and current.file(dist.filename) is not None:
@@ -149,7 +169,7 @@ class Publishing:
 
         def apply(project: Project | None) -> Project:
             nonlocal created
-            may_add(project, user, dist, digests.sha256, graves)
+            may_add(project, uploader, dist, digests.sha256, graves)
             if project is not None and project.file(dist.filename) is not None:
                 return project  # a concurrent identical upload won
             created = True
