@@ -23,6 +23,7 @@ from .api.fast import WarmPages
 from .api.files import routes as file_routes
 from .api.jsonapi import routes as json_routes
 from .api.metrics import routes as metrics_routes
+from .api.oidc import routes as oidc_routes
 from .api.resolve import routes as resolve_routes
 from .api.responses import EXCEPTION_HANDLERS
 from .api.search import routes as search_routes
@@ -40,6 +41,7 @@ from .services.proxy import Proxy
 from .settings import Settings
 from .storage import Storage, StorageError
 from .storage.probe import conditional_write_problems
+from .trusted.jwks import DiscoveredKeys, key_files
 from .upstream.client import HttpUpstreams
 from .upstream.config import parse_upstreams_env
 from .validation import ArchiveLimits, StrictValidator
@@ -82,6 +84,9 @@ def registry_from_settings(settings: Settings) -> Registry:
         proxy=proxy_from_settings(settings, store),
         snapshot_every=settings.index_snapshot_every,
         cache_size=settings.cache_size,
+        issuer_keys=DiscoveredKeys(key_files(settings.oidc_key_files)),
+        oidc_audience=settings.oidc_audience,
+        oidc_token_lifetime=settings.oidc_token_lifetime,
     )
 
 
@@ -176,6 +181,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *upload_routes,
+        *oidc_routes,
         *audit_routes,
         *json_routes,
         *resolve_routes,

@@ -66,6 +66,12 @@ class Settings:
     upstream_ttl: float = 600.0
     upstream_negative_ttl: float = 60.0
     upstream_timeout: float = 10.0
+    trusted_publishing: bool = True
+    oidc_audience: str = "registry-index"
+    oidc_token_lifetime: int = 900
+    oidc_key_files: str = ""  # ISSUER=PATH,...: JWKS files for issuers this index cannot reach
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
 
     # name → (parser, help) for env vars and flags alike; the README table is made from this.
     HELP = {
@@ -110,6 +116,14 @@ class Settings:
         "upstream_ttl": "seconds an upstream page is served from the cache before it is revalidated",
         "upstream_negative_ttl": "seconds an upstream's 404 for a name is remembered",
         "upstream_timeout": "seconds to wait for an upstream before serving the cached page (or a 503)",
+        "trusted_publishing": "offer trusted publishing: CI jobs exchange OIDC tokens for short-lived upload "
+        "tokens (/_/oidc/*, PEP 807 discovery); publishers are added with 'registry-index publisher add'",
+        "oidc_audience": "the audience OIDC tokens must be issued for (what /_/oidc/audience tells CI)",
+        "oidc_token_lifetime": "seconds a minted upload token lives, 900-21600 (PEP 807's bounds)",
+        "oidc_key_files": "JWKS files for issuers this index cannot reach (air-gapped): ISSUER=PATH, "
+        "comma-separated; other issuers' keys come from their OIDC discovery document",
+        "tls_certfile": "serve HTTPS with this PEM certificate (chain); trusted publishing clients need HTTPS",
+        "tls_keyfile": "the PEM private key of --tls-certfile",
     }
 
     @classmethod

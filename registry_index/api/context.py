@@ -10,7 +10,7 @@ from starlette.requests import Request
 from ..audit import Origin
 from ..auth.failures import FailedLogins
 from ..auth.request import TOKEN_USERNAME, Caller, LoginFailed, authenticate, parse_credentials
-from ..auth.throttle import LoginThrottle
+from ..auth.throttle import Buckets, LoginThrottle
 from ..errors import Forbidden, TooManyRequests, Unauthenticated
 from ..registry import Registry
 from ..settings import Settings
@@ -24,6 +24,8 @@ class AppContext:
     pages: PageCache = field(default_factory=PageCache)  # sized from settings in __post_init__
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     failures: FailedLogins | None = None
+    # Refused trusted-publishing exchanges per address: 30, refilled over 5 minutes.
+    mint_refusals: Buckets = field(default_factory=lambda: Buckets(30, 300.0))
 
     def __post_init__(self) -> None:
         self.pages = PageCache(budget=self.settings.cache_size // 4)

@@ -14,7 +14,21 @@ from typing import Protocol
 from ..errors import RegistryError
 from ..settings import SettingsError
 from ..storage import StorageError
-from . import audit, fsck, imports, keys, projects, resolve, security, serve, tokens, upstream, users, verify
+from . import (
+    audit,
+    fsck,
+    imports,
+    keys,
+    projects,
+    publishers,
+    resolve,
+    security,
+    serve,
+    tokens,
+    upstream,
+    users,
+    verify,
+)
 from .common import Handler, Subparsers, storage_options
 
 
@@ -26,6 +40,7 @@ GROUPS: tuple[Group, ...] = (
     serve,  # serve
     users,  # user add|list|remove
     tokens,  # token create|list|revoke
+    publishers,  # publisher add|list|remove
     projects,  # yank, unyank, status, reserve, unreserve, delete, maintainer add|remove
     fsck,  # fsck
     audit,  # audit [verify]

@@ -56,6 +56,17 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--upstream-ttl", type=float, help=Settings.HELP["upstream_ttl"])
     serve.add_argument("--upstream-negative-ttl", type=float, help=Settings.HELP["upstream_negative_ttl"])
     serve.add_argument("--upstream-timeout", type=float, help=Settings.HELP["upstream_timeout"])
+    serve.add_argument(
+        "--trusted-publishing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=Settings.HELP["trusted_publishing"],
+    )
+    serve.add_argument("--oidc-audience", help=Settings.HELP["oidc_audience"])
+    serve.add_argument("--oidc-token-lifetime", type=int, help=Settings.HELP["oidc_token_lifetime"])
+    serve.add_argument("--oidc-key-files", help=Settings.HELP["oidc_key_files"])
+    serve.add_argument("--tls-certfile", help=Settings.HELP["tls_certfile"])
+    serve.add_argument("--tls-keyfile", help=Settings.HELP["tls_keyfile"])
     serve.set_defaults(handler=_serve)
 
 
@@ -82,7 +93,11 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[PREFIX + name.upper()] = str(getattr(settings, name))
     if (path := local_path(settings.storage)) is not None:
         path.mkdir(parents=True, exist_ok=True)
-    with announced(f"http://{settings.host}:{settings.port}", settings.storage), _shared_metrics(settings):
+    scheme = "https" if settings.tls_certfile else "http"
+    with (
+        announced(f"{scheme}://{settings.host}:{settings.port}", settings.storage),
+        _shared_metrics(settings),
+    ):
         _run_uvicorn(settings)
     return 0
 
@@ -119,4 +134,6 @@ def _run_uvicorn(settings: Settings) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         http=ReasonPhraseProtocol,  # refusals carry their message in the reason phrase
+        ssl_certfile=settings.tls_certfile or None,
+        ssl_keyfile=settings.tls_keyfile or None,
     )

@@ -229,6 +229,7 @@ async def _release_page(request: Request, view: ProjectView, shown: ReleaseView,
         d.normalized for d in deps if d.normalized in index.projects and d.normalized not in index.hidden
     }
     license_text = str(meta.get("license_expression") or meta.get("license") or "")
+    publishers = await ctx.registry.trusted.of_project(project.normalized)
     return page(
         request,
         "project.html",
@@ -247,6 +248,7 @@ async def _release_page(request: Request, view: ProjectView, shown: ReleaseView,
             "urls": _urls(meta),
             "license": license_text.splitlines()[0][:200] if license_text else "",
             "base": base_url(request, ctx.settings.public_url),
+            "publishers": publishers,
         },
     )
 
