@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,7 +51,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
+            # Readiness only: an HTTPS test server's certificate is checked by the clients under test.
+            context = ssl._create_unverified_context() if url.startswith("https:") else None
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1, context=context) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -93,7 +96,7 @@ def run_server(
             stderr=subprocess.STDOUT,
             env=run_env,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if '--tls-certfile' in args else 'http'}://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
         yield Server(url, storage, process, log)
