@@ -262,10 +262,11 @@ class TrustedPublishing:
 def _no_match(candidates: list[Publisher], claims: Any) -> str:
     """Why no publisher matched, saying only what the token's own identity may learn."""
     near = [(p, mismatches(p, claims)) for p in candidates]
+    # A generic publisher has no claim that says whose token it is: its rules stay unsaid.
     own = [
         (p, found)
         for p, found in near
-        if not any(m.startswith(_PRIMARY.get(p.kind, "\0") + ":") for m in found)
+        if p.kind in _PRIMARY and not any(m.startswith(_PRIMARY[p.kind] + ":") for m in found)
     ]
     if not own:
         kind = candidates[0].kind if candidates else ""

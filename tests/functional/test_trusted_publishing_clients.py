@@ -24,9 +24,10 @@ import httpx
 import pytest
 
 from registry_index.testing import WheelSpec, build_wheel
+from registry_index.trusted.publishers import GITLAB_ISSUER
 from tests.conftest import BIN, REPO, make_account
 from tests.support.clients import client_env
-from tests.support.oidc import GITHUB, IssuerServer, TestCA, TestIssuer, github_claims
+from tests.support.oidc import GITHUB, IssuerServer, TestCA, TestIssuer, github_claims, gitlab_claims
 from tests.support.servers import Server, cli, run_server
 
 EXCHANGE = REPO.parent / "shared" / "clients" / "gh-action-pypi-publish" / "oidc-exchange.py"
@@ -40,6 +41,7 @@ class TlsIndex:
     storage: str
     ca: TestCA
     issuer: TestIssuer
+    gitlab: TestIssuer
     home: Path
     folder: Path
 
@@ -57,8 +59,9 @@ class TlsIndex:
 def tls_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsIndex]:
     tmp = tmp_path_factory.mktemp("tls-index")
     ca = TestCA(tmp / "tls")
-    issuer = TestIssuer(GITHUB)
+    issuer, gitlab = TestIssuer(GITHUB), TestIssuer(GITLAB_ISSUER)
     jwks = issuer.write_jwks(tmp / "github-jwks.json")
+    gitlab_jwks = gitlab.write_jwks(tmp / "gitlab-jwks.json")
     storage = str(tmp / "store")
     make_account(storage, "alice", {})
     home = tmp / "home"
@@ -71,9 +74,9 @@ def tls_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsIndex]:
         "--tls-keyfile",
         str(ca.key_file),
         "--oidc-key-files",
-        f"{GITHUB}={jwks}",
+        f"{GITHUB}={jwks},{GITLAB_ISSUER}={gitlab_jwks}",
     ) as server:
-        yield TlsIndex(server, storage, ca, issuer, home, tmp)
+        yield TlsIndex(server, storage, ca, issuer, gitlab, home, tmp)
 
 
 def _publisher(index: TlsIndex, project: str, repository: str, *extra: str) -> str:
@@ -168,6 +171,36 @@ def test_uv_publish_with_trusted_publishing(tls_index: TlsIndex) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     page = httpx.get(f"{index.server.url}/simple/tp-uv-pkg/", verify=index.tls())
     assert "tp_uv_pkg-1.0-py3-none-any.whl" in page.text
+
+
+def test_a_gitlab_job_exchanges_its_id_token_then_twine_uploads(tls_index: TlsIndex) -> None:
+    """What GitLab's docs have a job do: POST its ID token to mint-token, then twine with the result."""
+    index = tls_index
+    _seed(index, "tp-gitlab-pkg")
+    out = cli(
+        "publisher", "add", "tp-gitlab-pkg", "--kind", "gitlab", "--project-path", "platform/tp-gitlab",
+        "--ci-file", ".gitlab-ci.yml", "--ref", "main", storage=index.storage,
+    ).stdout  # fmt: skip
+    assert out.startswith("added publisher")
+    audience = httpx.get(f"{index.server.url}/_/oidc/audience", verify=index.tls()).json()["audience"]
+    id_token = index.gitlab.token(gitlab_claims(project_path="platform/tp-gitlab"), audience=audience)
+    minted = httpx.post(f"{index.server.url}/_/oidc/mint-token", json={"token": id_token}, verify=index.tls())
+    assert minted.status_code == 200, minted.text
+    (index.folder / "gl-dist").mkdir()
+    wheel = build_wheel(index.folder / "gl-dist", WheelSpec("tp-gitlab-pkg", "1.0"))
+    upload = subprocess.run(
+        [str(BIN / "twine"), "upload", "--disable-progress-bar", "--non-interactive",
+         "--repository-url", f"{index.server.url}/legacy/", "--cert", str(index.ca.ca_file),
+         "-u", "__token__", "-p", minted.json()["token"], str(wheel)],
+        env=index.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    # The same job on another branch is refused, naming the claim.
+    other = index.gitlab.token(
+        gitlab_claims(project_path="platform/tp-gitlab", ref="feature"), audience=audience
+    )
+    refused = httpx.post(f"{index.server.url}/_/oidc/mint-token", json={"token": other}, verify=index.tls())
+    assert refused.status_code == 422 and "ref:" in refused.json()["errors"][0]["description"]
 
 
 def test_publisher_cli_add_list_remove(tls_index: TlsIndex) -> None:

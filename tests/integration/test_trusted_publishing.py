@@ -43,7 +43,9 @@ class Index:
         github: TestIssuer,
         gitlab: TestIssuer,
         folder: Path,
+        ci: TestIssuer,
     ) -> None:
+        self.ci = ci  # a generic issuer (Forgejo, Buildkite, ...)
         self.registry, self.client, self.github, self.gitlab, self.folder = (
             registry,
             client,
@@ -66,10 +68,11 @@ class Index:
 async def _index(
     tmp_path: Path, *, settings: Settings | None = None, key_files: bool = True
 ) -> AsyncIterator[Index]:
-    github, gitlab = TestIssuer(GITHUB), TestIssuer(GITLAB_ISSUER)
+    github, gitlab, ci = TestIssuer(GITHUB), TestIssuer(GITLAB_ISSUER), TestIssuer("https://ci.example.com")
     files = {
         GITHUB: github.write_jwks(tmp_path / "github.json"),
         GITLAB_ISSUER: gitlab.write_jwks(tmp_path / "gitlab.json"),
+        ci.issuer: ci.write_jwks(tmp_path / "ci.json"),
     }
     registry = Registry(
         MemoryStorage(), issuer_keys=DiscoveredKeys(files if key_files else {}, min_refresh=0)
@@ -81,7 +84,7 @@ async def _index(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://index.test"
     ) as client:
-        yield Index(registry, client, github, gitlab, tmp_path)
+        yield Index(registry, client, github, gitlab, tmp_path, ci)
     await registry.close()
 
 
@@ -462,3 +465,15 @@ async def test_the_project_page_shows_its_trusted_publishers(index: Index) -> No
     assert "token.actions.githubusercontent.com" not in page  # the default issuer goes unsaid
     other = (await index.client.get("/project/other-pkg/")).text
     assert "Trusted publishers" not in other
+
+
+async def test_a_generic_publishers_rules_are_never_told(index: Index) -> None:
+    ci = index.ci
+    await index.registry.trusted.add(
+        "generic", "widgets", {"sub": "repo:secret-team/widgets:*"}, issuer=ci.issuer
+    )
+    resp = await index.mint(ci.token({"sub": "repo:someone/else:ref:main"}))
+    description = resp.json()["errors"][0]["description"]
+    assert resp.status_code == 422 and "secret-team" not in description
+    ok = await index.mint(ci.token({"sub": "repo:secret-team/widgets:ref:main"}))
+    assert ok.status_code == 200, ok.text
