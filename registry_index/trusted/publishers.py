@@ -189,35 +189,37 @@ def mismatches(publisher: Publisher, claims: Mapping[str, Any]) -> list[str]:
 
 
 def _github(rules: Mapping[str, str], claims: Mapping[str, Any]) -> list[str]:
-    problems = []
-    repository = rules["repository"]
-    got = _claim(claims, "repository")
-    if got is None or not _same(got, repository):
-        return [_differs("repository", got, repository)]  # the rest would only repeat it
-    if (owner_id := rules.get("repository_owner_id")) and _claim(claims, "repository_owner_id") != owner_id:
-        problems.append(_differs("repository_owner_id", _claim(claims, "repository_owner_id"), owner_id))
     # job_workflow_ref: OWNER/REPO/.github/workflows/FILE@REF, of the workflow that runs the job
-    want = f"{repository}/.github/workflows/{rules['workflow']}"
-    ref = _claim(claims, "job_workflow_ref") or ""
-    if not _same(ref.partition("@")[0], want):
-        problems.append(_differs("job_workflow_ref", ref or None, want + "@..."))
-    problems += _optional(rules, claims, "environment", casefold=True)
-    problems += _optional(rules, claims, "ref")
+    workflow = f"{rules['repository']}/.github/workflows/{rules['workflow']}"
+    problems = _ci_job(rules, claims, "repository", "job_workflow_ref", workflow)
+    owner_id = rules.get("repository_owner_id")
+    got = _claim(claims, "repository_owner_id")
+    if owner_id and got != owner_id and not _primary_failed(problems, "repository"):
+        problems.insert(0, _differs("repository_owner_id", got, owner_id))
     return problems
 
 
 def _gitlab(rules: Mapping[str, str], claims: Mapping[str, Any], issuer: str) -> list[str]:
-    problems = []
-    path = rules["project_path"]
-    got = _claim(claims, "project_path")
-    if got is None or not _same(got, path):
-        return [_differs("project_path", got, path)]
     # ci_config_ref_uri: HOST/GROUP/PROJECT//CI_FILE@REF
-    host = urlsplit(issuer).netloc
-    want = f"{host}/{path}//{rules['ci_file']}"
-    uri = _claim(claims, "ci_config_ref_uri") or ""
-    if not _same(uri.partition("@")[0], want):
-        problems.append(_differs("ci_config_ref_uri", uri or None, want + "@..."))
+    ci_file = f"{urlsplit(issuer).netloc}/{rules['project_path']}//{rules['ci_file']}"
+    return _ci_job(rules, claims, "project_path", "ci_config_ref_uri", ci_file)
+
+
+def _primary_failed(problems: list[str], primary: str) -> bool:
+    return bool(problems) and problems[0].startswith(primary + ":")
+
+
+def _ci_job(
+    rules: Mapping[str, str], claims: Mapping[str, Any], primary: str, ref_claim: str, want: str
+) -> list[str]:
+    """A CI job's identity: whose it is (``primary``), which file defines it (``ref_claim``,
+    ``want@REF``), and the optional environment and ref."""
+    expected = rules[primary]
+    got = _claim(claims, primary)
+    if got is None or not _same(got, expected):
+        return [_differs(primary, got, expected)]  # the rest would only repeat it
+    ref = _claim(claims, ref_claim) or ""
+    problems = [] if _same(ref.partition("@")[0], want) else [_differs(ref_claim, ref or None, want + "@...")]
     problems += _optional(rules, claims, "environment", casefold=True)
     problems += _optional(rules, claims, "ref")
     return problems
